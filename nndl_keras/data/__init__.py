@@ -1,0 +1,6 @@
+"""MNIST as the book uses it."""
+
+from nndl_keras.data.idx import read_idx, write_idx
+from nndl_keras.data.mnist import MNIST, Split, load_mnist
+
+__all__ = ["MNIST", "Split", "load_mnist", "read_idx", "write_idx"]
