@@ -1,0 +1,147 @@
+"""`nndl-keras`: list, show, run and reproduce the book's recipes.
+
+The CLI only parses arguments and calls the Python API (`nndl_keras.recipes`,
+`nndl_keras.run`, `nndl_keras.reproduce`). Every error that is the user's to fix
+prints one line and exits with status 2.
+"""
+
+import sys
+
+import click  # noqa: E402
+
+from nndl_keras.errors import NNDLError  # noqa: E402
+
+USAGE_ERROR = 2
+
+
+class _OneLineErrors(click.Group):
+    """A click group whose errors are one line on stderr and exit status 2."""
+
+    def main(self, args=None, prog_name=None, **kwargs):
+        try:
+            result = super().main(args, prog_name, standalone_mode=False, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as e:
+            click.echo(e.ctx.get_help())
+            sys.exit(0)
+        except click.exceptions.Exit as e:
+            sys.exit(e.exit_code)
+        except click.Abort:
+            _fail("aborted", 130)
+        except click.ClickException as e:
+            _fail(e.format_message().splitlines()[0], USAGE_ERROR)
+        except NNDLError as e:
+            _fail(str(e), USAGE_ERROR)
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+def _fail(message, code):
+    click.echo(f"nndl-keras: error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="nndl-keras")
+def main():
+    """The book's models as verified Keras recipes."""
+
+
+@main.command("list")
+@click.option("--chapter", type=int, help="Only this chapter's recipes.")
+def list_command(chapter):
+    """List the recipes with the book's results."""
+    from nndl_keras import recipes
+
+    found = recipes.list_recipes(chapter)
+    width = max((len(r.name) for r in found), default=4)
+    click.echo(f"{'name':<{width}}  ch  {'book result':<34}  description")
+    for r in found:
+        click.echo(f"{r.name:<{width}}  {r.chapter:>2}  {r.book.describe():<34}  {r.description}")
+
+
+@main.command()
+@click.argument("name")
+def show(name):
+    """Show a recipe's hyperparameters and the book's result."""
+    from nndl_keras import recipes
+
+    recipe = recipes.get(name)
+    click.echo(f"{recipe.name} (chapter {recipe.chapter}): {recipe.description}")
+    click.echo(f"book: {recipe.book.describe()}  [EXPERIMENTS.md: {recipe.book.source}]")
+    for key, value in recipe.hparams.to_dict().items():
+        if value not in ((), {}, []):
+            click.echo(f"  {key:<18} {value}")
+
+
+def _training_options(command):
+    options = [
+        click.option("--data-dir", type=click.Path(file_okay=False), help="MNIST directory (else $NNDL_KERAS_DATA_DIR, else tensorflow-datasets)."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Seed for weights and shuffling."),
+        click.option("--engine", type=click.Choice(["auto", "fused", "fit"]), default="auto", show_default=True, help="How epochs run: one compiled loop, or model.fit."),
+        click.option("--quiet", is_flag=True, help="No progress output."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@main.command()
+@click.argument("name")
+@click.option("--epochs", type=int, help="Override the book's number of epochs.")
+@click.option("--batch-size", type=int, help="Override the mini-batch size m.")
+@click.option("--eta", type=float, help="Override the learning rate η.")
+@click.option("--lmbda", type=float, help="Override the L2 strength λ.")
+@click.option("--train-size", type=int, help="Train on the first N training images.")
+@click.option("--runs", type=int, help="Train N times (seeds SEED..SEED+N-1), keep the best on validation (default: as the book).")
+@click.option("--output-dir", type=click.Path(), help="Where to write (default: runs/NAME-TIME).")
+@click.option("--overwrite", is_flag=True, help="Allow an output directory that holds a run.")
+@_training_options
+def run(name, epochs, batch_size, eta, lmbda, train_size, runs, output_dir, overwrite, data_dir, seed, engine, quiet):
+    """Train NAME with the book's hyperparameters and write metrics, model and plot."""
+    import nndl_keras
+
+    nndl_keras.run(
+        name,
+        data_dir=data_dir,
+        output_dir=output_dir,
+        overwrite=overwrite,
+        seed=seed,
+        runs=runs,
+        engine=engine,
+        verbose=0 if quiet else 1,
+        epochs=epochs,
+        batch_size=batch_size,
+        eta=eta,
+        lmbda=lmbda,
+        train_size=train_size,
+    )
+
+
+@main.command()
+@click.option("--chapter", type=int, help="Only this chapter's recipes.")
+@click.option("--only", multiple=True, help="Only these recipes (repeatable).")
+@click.option("--exclude", multiple=True, help="Skip these recipes (repeatable).")
+@click.option("--epochs-scale", type=float, default=1.0, show_default=True, help="Multiply every recipe's epochs (at least 1).")
+@click.option("--output-dir", type=click.Path(), help="Where to write (default: runs/reproduce-TIME).")
+@_training_options
+def reproduce(chapter, only, exclude, epochs_scale, output_dir, data_dir, seed, engine, quiet):
+    """Run the registered recipes and tabulate book against measured."""
+    from nndl_keras.reproduce import reproduce as reproduce_all
+
+    report = reproduce_all(
+        chapter=chapter,
+        only=only,
+        exclude=exclude,
+        epochs_scale=epochs_scale,
+        output_dir=output_dir,
+        data_dir=data_dir,
+        seed=seed,
+        engine=engine,
+        verbose=0 if quiet else 1,
+    )
+    click.echo(report.markdown)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""The book's fully connected networks (network.py and network2.py)."""
+
+import keras
+
+from nndl_keras import initializers, losses, regularizers
+
+COSTS = {
+    "quadratic": losses.QuadraticCost,
+    "cross_entropy": losses.CrossEntropyCost,
+    "log_likelihood": losses.LogLikelihoodCost,
+}
+
+
+def weight_initializer(init, pool_size=(1, 1)):
+    """The kernel initializer for the book's `init` name."""
+    if init == "large":
+        return initializers.StandardNormal()
+    if init == "default":
+        return initializers.DefaultWeightInitializer()
+    if init == "network3":
+        return initializers.Network3WeightInitializer(pool_size=pool_size)
+    raise ValueError(f"unknown initialisation {init!r}: use 'large', 'default' or 'network3'")
+
+
+def l2_regularizer(hp):
+    """The book's L2 term for `hp`, or `None` when λ is 0."""
+    if not hp.lmbda:
+        return None
+    if hp.l2 == "network3":
+        return regularizers.Network3L2(hp.lmbda, hp.train_size, hp.batch_size)
+    return regularizers.Network2L2(hp.lmbda, hp.train_size)
+
+
+def compile_for_sgd(model, hp):
+    """Compiles `model` for the book's SGD: step η on the mini-batch mean gradient of `hp.cost`."""
+    if hp.cost not in COSTS:
+        raise ValueError(f"unknown cost {hp.cost!r}: use one of {', '.join(COSTS)}")
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=hp.eta),
+        loss=COSTS[hp.cost](),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+    return model
+
+
+def feedforward(hp, name=None):
+    """A compiled fully connected net with the book's layers, neurons, initialisation and L2.
+
+    Args:
+        hp: `Hyperparameters`; `hp.layers` lists the layer sizes, input first.
+        name: the model's name.
+
+    Example:
+
+    >>> from nndl_keras.recipe import Hyperparameters
+    >>> model = feedforward(Hyperparameters(layers=(784, 30, 10), eta=3.0))
+    >>> model.count_params()
+    23860
+    """
+    sizes = hp.layers
+    regularizer = l2_regularizer(hp)
+    model = keras.Sequential(name=name)
+    model.add(keras.Input(shape=(sizes[0],)))
+    for i, units in enumerate(sizes[1:], start=1):
+        output = i == len(sizes) - 1
+        model.add(
+            keras.layers.Dense(
+                units,
+                activation=hp.output_activation if output else hp.activation,
+                kernel_initializer=weight_initializer(hp.init),
+                bias_initializer=initializers.StandardNormal(),
+                kernel_regularizer=regularizer,
+                name="output" if output else f"hidden_{i}",
+            )
+        )
+    return compile_for_sgd(model, hp)

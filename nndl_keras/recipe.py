@@ -1,0 +1,165 @@
+"""What a recipe is: one of the book's models, its hyperparameters and its result, as data."""
+
+import dataclasses
+from typing import Any, Callable, Mapping, Optional
+
+from nndl_keras.errors import RecipeError
+
+TRAINING_SET_SIZE = 50_000
+
+
+@dataclasses.dataclass(frozen=True)
+class BookResult:
+    """The accuracy the book reports and how it measured it.
+
+    Args:
+        accuracy: a fraction (0.9542 for 95.42%), or `None` where the book
+            reports no number.
+        split: `"test"` or `"validation"`.
+        at: which epoch the book quotes: `"best"` (the peak on `split`),
+            `"final"`, or `"best_validation"` (the test accuracy at the epoch of
+            best validation accuracy, as network3 reports).
+        runs: how many runs the book took the best of (chapter 1: three).
+            The runner trains as many, seeds `seed`, `seed + 1`, ..., and keeps
+            the one with the best validation accuracy.
+        source: the row of `EXPERIMENTS.md` the number comes from.
+    """
+
+    accuracy: Optional[float]
+    split: str = "test"
+    at: str = "best"
+    runs: int = 1
+    source: str = ""
+
+    def __post_init__(self):
+        if self.split not in ("test", "validation"):
+            raise ValueError(f"split must be 'test' or 'validation', got {self.split!r}")
+        if self.at not in ("best", "final", "best_validation"):
+            raise ValueError(f"at must be 'best', 'final' or 'best_validation', got {self.at!r}")
+
+    def describe(self):
+        if self.accuracy is None:
+            return "not reported"
+        where = {"best": "best epoch", "final": "final epoch", "best_validation": "best-validation epoch"}
+        runs = f", best of {self.runs} runs" if self.runs > 1 else ""
+        return f"{100 * self.accuracy:.2f}% {self.split} ({where[self.at]}{runs})"
+
+
+@dataclasses.dataclass(frozen=True)
+class Hyperparameters:
+    """The book's settings for one model; every field is an override on the command line.
+
+    Args:
+        layers: neurons per layer, input first (`(784, 30, 10)`).
+        activation: hidden neurons (`"sigmoid"`, `"tanh"`, `"relu"`).
+        output_activation: output neurons (`"sigmoid"`, or `"softmax"` with the
+            log-likelihood cost).
+        cost: `"quadratic"`, `"cross_entropy"` or `"log_likelihood"`.
+        init: `"large"` (N(0, 1), chapter 1), `"default"` (N(0, 1/n_in),
+            chapter 3) or `"network3"` (N(0, 1/n_out), chapter 6).
+        eta: learning rate η, applied to the mini-batch mean gradient.
+        lmbda: L2 strength λ (0 for none).
+        l2: whose definition of λ: `"network2"` (λ/2n Σw²) or `"network3"`.
+        batch_size: mini-batch size m.
+        epochs: passes over the training data.
+        train_size: how many of the 50,000 training images to use (the first ones).
+        options: settings only one recipe has (an SVM's γ, say).
+    """
+
+    layers: tuple = ()
+    activation: str = "sigmoid"
+    output_activation: str = "sigmoid"
+    cost: str = "quadratic"
+    init: str = "large"
+    eta: float = 0.1
+    lmbda: float = 0.0
+    l2: str = "network2"
+    batch_size: int = 10
+    epochs: int = 30
+    train_size: int = TRAINING_SET_SIZE
+    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "layers", tuple(self.layers))
+        object.__setattr__(self, "options", dict(self.options))
+        checks = [
+            (self.eta > 0, f"eta must be positive, got {self.eta}"),
+            (self.lmbda >= 0, f"lmbda must be zero or positive, got {self.lmbda}"),
+            (self.batch_size >= 1, f"batch size must be at least 1, got {self.batch_size}"),
+            (self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
+            (
+                1 <= self.train_size <= TRAINING_SET_SIZE,
+                f"train size must be between 1 and {TRAINING_SET_SIZE}, got {self.train_size}",
+            ),
+            (
+                self.batch_size <= self.train_size,
+                f"batch size {self.batch_size} exceeds the training-set size {self.train_size}",
+            ),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise RecipeError(message)
+
+    def replace(self, **overrides):
+        """A copy with `overrides` applied (`None` values are ignored), checked again."""
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise RecipeError(f"unknown hyperparameter(s): {', '.join(sorted(unknown))}")
+        return dataclasses.replace(self, **overrides)
+
+    def to_dict(self):
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+def _jsonable(value):
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """One of the book's models: what it is, its settings, its result and how to build it.
+
+    Args:
+        name: the name on the command line (`"ch1-sgd"`).
+        chapter: the book's chapter.
+        description: one line.
+        hparams: the book's `Hyperparameters`.
+        book: the book's reported `BookResult`.
+        build: `build(hparams) -> keras.Model`, compiled for mini-batch SGD.
+            `None` for a `baseline` recipe.
+        baseline: for models the book does not train by SGD (average darkness,
+            the SVM): `baseline(x, y, hparams) -> predict`, where
+            `predict(x)` returns digit labels.
+    """
+
+    name: str
+    chapter: int
+    description: str
+    hparams: Hyperparameters
+    book: BookResult
+    build: Optional[Callable] = None
+    baseline: Optional[Callable] = None
+
+    def __post_init__(self):
+        if (self.build is None) == (self.baseline is None):
+            raise ValueError(f"recipe {self.name!r} needs exactly one of build= or baseline=")
+
+    def create_model(self, **overrides):
+        """The recipe's compiled Keras model, with hyperparameter overrides."""
+        if self.build is None:
+            raise RecipeError(f"{self.name} is a baseline, not a Keras model")
+        return self.build(self.hparams.replace(**overrides))
+
+    def to_dict(self):
+        return {
+            "name": self.name,
+            "chapter": self.chapter,
+            "description": self.description,
+            "hyperparameters": self.hparams.to_dict(),
+            "book": dataclasses.asdict(self.book),
+        }

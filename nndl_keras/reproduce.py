@@ -1,0 +1,102 @@
+"""Run many recipes and tabulate the book's numbers against the measured ones."""
+
+import dataclasses
+import time
+from pathlib import Path
+
+from nndl_keras.errors import NNDLError
+from nndl_keras.training import outputs, run
+
+
+@dataclasses.dataclass
+class Report:
+    """The rows of a reproduction and the files they were written to."""
+
+    rows: list
+    markdown: str
+    output_dir: Path
+
+
+def reproduce(
+    chapter=None,
+    only=(),
+    exclude=(),
+    epochs_scale=1.0,
+    output_dir=None,
+    verbose=1,
+    **run_kwargs,
+):
+    """Runs the selected recipes; writes `reproduce.md` and `reproduce.json`.
+
+    Args:
+        chapter: only this chapter's recipes.
+        only: only these recipe names.
+        exclude: skip these recipe names.
+        epochs_scale: multiplies each recipe's epochs (rounded, at least 1),
+            for quick checks such as `--epochs-scale 0.1`.
+        output_dir: root directory; each recipe writes to a subdirectory.
+        verbose: 0 silent, 1 progress.
+        **run_kwargs: passed to `nndl_keras.run` (`data_dir`, `seed`, `engine`).
+
+    Returns:
+        A `Report`.
+    """
+    from nndl_keras import recipes
+
+    if epochs_scale <= 0:
+        raise NNDLError(f"epochs scale must be positive, got {epochs_scale}")
+    selected = [recipes.get(name) for name in only] if only else recipes.list_recipes(chapter)
+    for name in exclude:
+        recipes.get(name)  # an unknown name is an error, not a silent no-op
+    selected = [r for r in selected if r.name not in exclude and (chapter is None or r.chapter == chapter)]
+    if not selected:
+        raise NNDLError("no recipe selected")
+    root = Path(output_dir) if output_dir is not None else outputs.new_run_dir("reproduce")
+    if (root / "reproduce.json").exists():
+        raise NNDLError(f"{root} already holds a reproduction; choose another --output-dir")
+    root.mkdir(parents=True, exist_ok=True)
+
+    rows = []
+    for index, recipe in enumerate(selected, start=1):
+        epochs = max(1, round(recipe.hparams.epochs * epochs_scale))
+        if verbose:
+            print(f"[{index}/{len(selected)}] {recipe.name} ({epochs} epochs)")
+        tick = time.perf_counter()
+        result = run(recipe, output_dir=root / recipe.name, epochs=epochs, verbose=verbose, **run_kwargs)
+        metrics = result.metrics
+        rows.append(
+            {
+                "recipe": recipe.name,
+                "chapter": recipe.chapter,
+                "epochs": epochs,
+                "book": metrics["book_accuracy"],
+                "measured": metrics["measured_accuracy"],
+                "difference": metrics["difference"],
+                "measured_on": f"{recipe.book.split}, {recipe.book.at}",
+                "seconds": round(time.perf_counter() - tick, 1),
+            }
+        )
+    markdown = to_markdown(rows)
+    outputs.write_json(root / "reproduce.json", {"epochs_scale": epochs_scale, "rows": rows})
+    outputs.atomic_write(root / "reproduce.md", lambda tmp: Path(tmp).write_text(markdown))
+    return Report(rows=rows, markdown=markdown, output_dir=root)
+
+
+def to_markdown(rows):
+    """The reproduction as a Markdown table."""
+
+    def pct(value, signed=False):
+        if value is None:
+            return "not reported"
+        return f"{100 * value:+.2f}" if signed else f"{100 * value:.2f}%"
+
+    lines = [
+        "| recipe | epochs | book | measured | difference (points) | measured on | time (s) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['recipe']} | {row['epochs']} | {pct(row['book'])} | {pct(row['measured'])} | "
+            f"{pct(row['difference'], signed=True)} | {row['measured_on']} | {row['seconds']} |"
+        )
+    return "\n".join(lines) + "\n"

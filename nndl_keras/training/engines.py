@@ -1,0 +1,121 @@
+"""Ways to run one epoch of the book's mini-batch SGD on a compiled Keras model.
+
+Both engines take the same steps: reshuffle the training data every epoch (as
+network.py and network2.py do), cut it into consecutive mini-batches of m (the
+last one smaller when m does not divide n), and apply the optimizer once per
+mini-batch to the gradient of the model's compiled loss, regularisation included.
+
+- `FusedSGD` (TensorFlow backend) keeps the data on the device and runs a whole
+  epoch as one compiled `tf.while_loop`. With the book's m = 10 a plain `fit`
+  spends most of its time between steps (about 8.6 s an epoch for ch1 here);
+  the fused loop takes about 0.1 s.
+- `FitSGD` calls `model.fit` for one epoch: any Keras backend, any
+  distribution strategy.
+"""
+
+import keras
+import numpy as np
+
+PREDICT_BATCH = 2000
+
+
+def make_engine(model, x, y, batch_size, seed, engine="auto", jit_compile=True):
+    """The engine named `engine` ("fused", "fit", or "auto": fused where it can run)."""
+    if engine == "auto":
+        engine = "fused" if FusedSGD.available() else "fit"
+    if engine == "fused":
+        return FusedSGD(model, x, y, batch_size, seed, jit_compile=jit_compile)
+    if engine == "fit":
+        return FitSGD(model, x, y, batch_size, seed)
+    raise ValueError(f"unknown engine {engine!r}: use 'auto', 'fused' or 'fit'")
+
+
+class FitSGD:
+    """One `model.fit` epoch per call: works on every backend and strategy."""
+
+    name = "fit"
+
+    def __init__(self, model, x, y, batch_size, seed):
+        self.model, self.x, self.y, self.batch_size = model, x, y, batch_size
+        self._rng = np.random.default_rng(seed)
+
+    def train_epoch(self):
+        """Runs one epoch; returns the cost averaged over its examples."""
+        order = self._rng.permutation(len(self.y))
+        history = self.model.fit(
+            self.x[order], self.y[order], batch_size=self.batch_size, epochs=1, shuffle=False, verbose=0
+        )
+        return float(history.history["loss"][-1])
+
+    def predict(self, x):
+        return self.model.predict(x, batch_size=PREDICT_BATCH, verbose=0)
+
+
+class FusedSGD:
+    """A whole epoch as one compiled TensorFlow loop over in-memory tensors."""
+
+    name = "fused"
+
+    @staticmethod
+    def available():
+        return keras.backend.backend() == "tensorflow"
+
+    def __init__(self, model, x, y, batch_size, seed, jit_compile=True):
+        import tensorflow as tf
+
+        if not self.available():
+            raise ValueError("the fused engine needs the TensorFlow backend; use engine='fit'")
+        self.model, self.batch_size = model, batch_size
+        self._tf = tf
+        self._x = tf.constant(x)
+        self._y = tf.constant(y)
+        self._n = len(y)
+        self._rng = np.random.default_rng(seed)
+        # Variables must exist before tracing: the optimizer creates its own
+        # on the first apply otherwise, which a compiled loop cannot do.
+        model.optimizer.build(model.trainable_variables)
+        self._epoch = tf.function(self._run_batches, jit_compile=jit_compile, reduce_retracing=True)
+        self._step = tf.function(self._train_step, jit_compile=jit_compile, reduce_retracing=True)
+        self._forward = tf.function(
+            lambda inputs: model(inputs, training=False), jit_compile=jit_compile, reduce_retracing=True
+        )
+
+    def _train_step(self, indices):
+        tf, model = self._tf, self.model
+        x, y = tf.gather(self._x, indices), tf.gather(self._y, indices)
+        with tf.GradientTape() as tape:
+            y_pred = model(x, training=True)
+            loss = model.compute_loss(x=x, y=y, y_pred=y_pred, training=True)
+        gradients = tape.gradient(loss, model.trainable_variables)
+        model.optimizer.apply(gradients, model.trainable_variables)
+        return loss
+
+    def _run_batches(self, batches):
+        tf = self._tf
+
+        def body(i, total):
+            return i + 1, total + tf.cast(self._train_step(batches[i]), tf.float32)
+
+        _, total = tf.while_loop(
+            lambda i, _: i < tf.shape(batches)[0],
+            body,
+            (tf.constant(0), tf.constant(0.0)),
+        )
+        return total
+
+    def train_epoch(self):
+        """Runs one epoch; returns the cost averaged over its examples (as `fit` reports)."""
+        m = self.batch_size
+        order = self._rng.permutation(self._n).astype(np.int32)
+        full = self._n // m
+        total = m * float(self._epoch(order[: full * m].reshape(full, m))) if full else 0.0
+        if self._n % m:
+            total += (self._n % m) * float(self._step(order[full * m :]))
+        return total / self._n
+
+    def predict(self, x):
+        outputs = [
+            np.asarray(self._forward(x[start : start + PREDICT_BATCH]))
+            for start in range(0, len(x), PREDICT_BATCH)
+        ]
+        return np.concatenate(outputs)

@@ -1,0 +1,118 @@
+"""The registry of the book's models, in the spirit of timm's `register_model` / `create_model`.
+
+Each module in this package registers one of the book's models (with its
+variants) at import. Other installed packages add their own through the entry-point
+group `nndl_keras.recipes`: an entry point may name a `Recipe`, an iterable of
+them, or a module that calls `register` when imported::
+
+    # in the other package's setup.cfg
+    [options.entry_points]
+    nndl_keras.recipes =
+        my-net = my_package.recipes:MY_NET
+
+Example:
+
+>>> from nndl_keras import recipes
+>>> recipes.get("ch1-sgd").hparams.eta
+3.0
+>>> model = recipes.create_model("ch1-sgd", layers=(784, 100, 10))  # doctest: +SKIP
+"""
+
+import difflib
+import importlib
+import pkgutil
+import warnings
+from importlib import metadata
+
+from nndl_keras.errors import RecipeError
+from nndl_keras.recipe import BookResult, Hyperparameters, Recipe
+
+ENTRY_POINT_GROUP = "nndl_keras.recipes"
+
+_REGISTRY = {}
+_discovered = False
+
+
+def register(recipe):
+    """Adds `recipe` to the registry and returns it.
+
+    Raises:
+        TypeError: `recipe` is not a `Recipe`.
+        ValueError: another recipe already has its name.
+    """
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"register() takes a Recipe, got {type(recipe).__name__}")
+    existing = _REGISTRY.get(recipe.name)
+    if existing is not None and existing != recipe:
+        raise ValueError(f"a different recipe named {recipe.name!r} is already registered")
+    _REGISTRY[recipe.name] = recipe
+    return recipe
+
+
+def get(name):
+    """The recipe called `name`.
+
+    Raises:
+        RecipeError: no such recipe; the message names the closest ones.
+    """
+    _discover()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, _REGISTRY, n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; see 'nndl-keras list'"
+        raise RecipeError(f"unknown recipe {name!r}{hint}") from None
+
+
+def list_recipes(chapter=None):
+    """Every registered recipe (of one `chapter`), in the book's order."""
+    _discover()
+    found = [r for r in _REGISTRY.values() if chapter is None or r.chapter == chapter]
+    return sorted(found, key=lambda r: (r.chapter, r.name))
+
+
+def names(chapter=None):
+    """The registered recipe names (of one `chapter`), in the book's order."""
+    return [r.name for r in list_recipes(chapter)]
+
+
+def create_model(name, **overrides):
+    """The compiled Keras model of recipe `name`, with hyperparameter overrides."""
+    return get(name).create_model(**overrides)
+
+
+def _discover():
+    global _discovered
+    if _discovered:
+        return
+    _discovered = True
+    for module in pkgutil.iter_modules(__path__):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{module.name}")
+    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            _register_entry_point(entry_point.load())
+        except Exception as e:  # one broken plugin must not hide the book's recipes
+            warnings.warn(f"skipping recipe entry point {entry_point.name!r}: {e}", stacklevel=2)
+
+
+def _register_entry_point(obj):
+    if isinstance(obj, Recipe):
+        register(obj)
+    elif isinstance(obj, (list, tuple, set)):
+        for recipe in obj:
+            register(recipe)
+    elif not hasattr(obj, "__spec__"):  # a module registers itself on import
+        raise TypeError(f"expected a Recipe, a list of them or a module, got {type(obj).__name__}")
+
+
+__all__ = [
+    "BookResult",
+    "Hyperparameters",
+    "Recipe",
+    "create_model",
+    "get",
+    "list_recipes",
+    "names",
+    "register",
+]
