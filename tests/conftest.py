@@ -1,0 +1,27 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# The tests check the installed package (where recipes/ is nndl_keras.recipes),
+# never the source tree, which `python -m pytest` would put first on sys.path.
+sys.path[:] = [p for p in sys.path if Path(p or os.curdir).resolve() != REPO]
+# .ci/run points NNDL_KERAS_DATA_DIR at the shared MNIST; a checkout beside
+# shared/ finds it without the variable.
+MNIST_DIR = Path(os.environ.get("NNDL_KERAS_DATA_DIR") or REPO.parent / "shared" / "data" / "mnist")
+
+
+@pytest.fixture(scope="session")
+def mnist_dir():
+    if not (MNIST_DIR / "train-images-idx3-ubyte.gz").exists():
+        pytest.fail(f"the real MNIST is needed at {MNIST_DIR}; set NNDL_KERAS_DATA_DIR")
+    return MNIST_DIR
+
+
+@pytest.fixture(scope="session")
+def mnist(mnist_dir):
+    from nndl_keras.data import load_mnist
+
+    return load_mnist(mnist_dir)

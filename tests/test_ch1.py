@@ -1,0 +1,66 @@
+"""Chapter 1 end to end on the real MNIST, through the installed command."""
+
+import json
+
+from helpers import run_cli, run_python
+
+
+def test_one_epoch_of_ch1_sgd_writes_every_output(tmp_path, mnist_dir):
+    out = tmp_path / "out"
+    result = run_cli("run", "ch1-sgd", "--epochs", "1", "--data-dir", mnist_dir, "--output-dir", out)
+    assert result.returncode == 0, result.stderr
+    assert "Epoch 1/1" in result.stdout and "val_accuracy" in result.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test_accuracy"] >= 0.90
+    assert metrics["recipe"] == "ch1-sgd" and metrics["book_accuracy"] == 0.9542
+    assert metrics["hyperparameters"]["epochs"] == 1 and metrics["hyperparameters"]["eta"] == 3.0
+    assert len(metrics["runs"]) == 3  # the book's best of three
+    history = metrics["history"]
+    assert history["epoch"] == [1] and len(history["training_cost"]) == 1
+    for key in ("best_validation_accuracy", "test_accuracy_at_best_validation", "wall_time_seconds", "versions"):
+        assert key in metrics
+    assert metrics["versions"]["keras"].startswith("3")
+    assert (out / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "model.keras").stat().st_size > 0
+
+
+def test_three_epochs_reach_92_percent_and_the_model_reloads(tmp_path, mnist_dir, mnist):
+    out = tmp_path / "out"
+    result = run_cli("run", "ch1-sgd", "--epochs", "3", "--data-dir", mnist_dir, "--output-dir", out, "--quiet")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test_accuracy"] >= 0.92
+    # A fresh process that imports nndl_keras loads the model and scores the same.
+    code = f"""
+import nndl_keras, keras, numpy as np
+from nndl_keras.data import load_mnist
+test = load_mnist({str(mnist_dir)!r}).test
+model = keras.saving.load_model({str(out / "model.keras")!r})
+print(float(np.mean(model.predict(test.x, verbose=0).argmax(1) == test.y)))
+"""
+    reloaded = run_python(code)
+    assert reloaded.returncode == 0, reloaded.stderr
+    assert abs(float(reloaded.stdout.strip().splitlines()[-1]) - metrics["test_accuracy"]) < 1e-9
+
+
+def test_average_darkness_reproduces_the_book_exactly(tmp_path, mnist_dir):
+    result = run_cli("run", "ch1-darkness", "--data-dir", mnist_dir, "--output-dir", tmp_path / "d")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "d" / "metrics.json").read_text())
+    assert round(metrics["test_accuracy"] * 10_000) == 2225
+
+
+def test_reproduce_prints_and_writes_the_table(tmp_path, mnist_dir):
+    out = tmp_path / "rep"
+    result = run_cli(
+        "reproduce", "--only", "ch1-darkness", "--only", "ch1-sgd", "--epochs-scale", "0.034",
+        "--data-dir", mnist_dir, "--output-dir", out,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "| recipe | epochs | book | measured |" in result.stdout
+    assert "| ch1-darkness | 1 | 22.25% | 22.25% | +0.00 |" in result.stdout
+    rows = json.loads((out / "reproduce.json").read_text())["rows"]
+    assert [r["recipe"] for r in rows] == ["ch1-darkness", "ch1-sgd"]
+    assert rows[1]["epochs"] == 1 and rows[1]["measured"] >= 0.90
+    assert (out / "reproduce.md").read_text().startswith("| recipe |")
+    assert (out / "ch1-sgd" / "metrics.json").exists()

@@ -1,0 +1,61 @@
+import pytest
+
+from helpers import assert_one_line_error, run_cli
+
+
+def test_list_shows_names_chapters_and_book_results():
+    result = run_cli("list")
+    assert result.returncode == 0, result.stderr
+    line = next(l for l in result.stdout.splitlines() if l.startswith("ch1-sgd "))
+    assert "95.42% test" in line and " 1 " in line
+
+
+def test_show_prints_hyperparameters_and_book_result():
+    result = run_cli("show", "ch1-sgd")
+    assert result.returncode == 0
+    assert "95.42%" in result.stdout and "ch1-30h" in result.stdout
+    assert "eta                3.0" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (("run", "no-such-recipe"), ("unknown recipe 'no-such-recipe'",)),
+        (("run", "ch1-sdg"), ("did you mean ch1-sgd",)),
+        (("run", "ch1-sgd", "--eta", "-1"), ("eta must be positive",)),
+        (("run", "ch1-sgd", "--batch-size", "0"), ("batch size must be at least 1",)),
+        (("run", "ch1-sgd", "--epochs", "abc"), ("'--epochs'",)),
+        (("run", "ch1-sgd", "--data-dir", "/no/such/dir"), ("/no/such/dir does not exist", "--data-dir")),
+        (("run", "ch1-sgd", "--no-such-option"), ("--no-such-option",)),
+        (("show", "nope"), ("unknown recipe 'nope'",)),
+        (("reproduce", "--exclude", "nope"), ("unknown recipe 'nope'",)),
+        (("reproduce", "--epochs-scale", "0"), ("epochs scale must be positive",)),
+        (("frobnicate",), ("frobnicate",)),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, fragments, tmp_path):
+    result = run_cli(*args, cwd=tmp_path)
+    assert_one_line_error(result, *fragments)
+    assert list(tmp_path.iterdir()) == []  # nothing left behind
+
+
+def test_an_existing_run_is_not_overwritten(tmp_path, mnist_dir):
+    out = tmp_path / "out"
+    first = run_cli("run", "ch1-darkness", "--data-dir", mnist_dir, "--output-dir", out)
+    assert first.returncode == 0, first.stderr
+    before = (out / "metrics.json").read_text()
+    second = run_cli("run", "ch1-darkness", "--data-dir", mnist_dir, "--output-dir", out)
+    assert_one_line_error(second, "already holds a run", "--overwrite")
+    assert (out / "metrics.json").read_text() == before
+    third = run_cli("run", "ch1-darkness", "--data-dir", mnist_dir, "--output-dir", out, "--overwrite", "--quiet")
+    assert third.returncode == 0 and third.stdout == ""
+
+
+def test_no_tensorflow_banner_on_the_terminal():
+    result = run_cli("list")
+    assert "oneDNN" not in result.stderr and "cuda" not in result.stderr.lower()
+
+
+def test_help_and_version():
+    assert "reproduce" in run_cli("--help").stdout
+    assert run_cli("--version").returncode == 0

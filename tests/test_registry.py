@@ -1,0 +1,108 @@
+import textwrap
+
+import pytest
+
+from helpers import run_cli
+from nndl_keras import recipes
+from nndl_keras.errors import RecipeError
+from nndl_keras.recipe import BookResult, Hyperparameters, Recipe
+
+
+def test_chapter_one_recipes_registered_with_the_books_numbers():
+    assert {"ch1-sgd", "ch1-sgd-100", "ch1-darkness", "ch1-svm"} <= set(recipes.names())
+    sgd = recipes.get("ch1-sgd")
+    assert sgd.chapter == 1
+    assert sgd.hparams.layers == (784, 30, 10)
+    assert (sgd.hparams.eta, sgd.hparams.batch_size, sgd.hparams.epochs) == (3.0, 10, 30)
+    assert (sgd.hparams.cost, sgd.hparams.init, sgd.hparams.train_size) == ("quadratic", "large", 50_000)
+    assert sgd.book == BookResult(0.9542, split="test", at="best", runs=3, source="ch1-30h")
+    assert recipes.get("ch1-darkness").book.accuracy == 0.2225
+    assert recipes.names(chapter=1) == sorted(recipes.names(chapter=1))
+
+
+def test_recipes_install_as_a_subpackage_not_a_top_level_name():
+    import importlib.util
+
+    assert recipes.__name__ == "nndl_keras.recipes"
+    assert importlib.util.find_spec("recipes") is None
+
+
+def test_unknown_name_suggests_the_closest():
+    with pytest.raises(RecipeError, match="did you mean ch1-sgd"):
+        recipes.get("ch1-sdg")
+
+
+def test_create_model_applies_overrides():
+    model = recipes.create_model("ch1-sgd", layers=(784, 100, 10), eta=0.5)
+    assert model.count_params() == 784 * 100 + 100 + 100 * 10 + 10
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.5)
+
+
+def test_register_refuses_a_different_recipe_under_a_taken_name():
+    clash = Recipe(
+        "ch1-sgd", 1, "impostor", Hyperparameters(layers=(784, 10)), BookResult(None), build=lambda hp: None
+    )
+    with pytest.raises(ValueError, match="already registered"):
+        recipes.register(clash)
+    with pytest.raises(TypeError):
+        recipes.register("ch1-sgd")
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"eta": -1.0}, "eta must be positive"),
+        ({"batch_size": 0}, "batch size must be at least 1"),
+        ({"epochs": 0}, "epochs must be at least 1"),
+        ({"train_size": 60_000}, "train size must be between 1 and 50000"),
+        ({"lmbda": -0.1}, "lmbda must be zero or positive"),
+        ({"momentum": 0.9}, "unknown hyperparameter(s): momentum"),
+    ],
+)
+def test_invalid_overrides(override, message):
+    with pytest.raises(RecipeError) as info:
+        recipes.get("ch1-sgd").hparams.replace(**override)
+    assert message in str(info.value)
+
+
+def _plugin(tmp_path, entry_points):
+    """A fake installed distribution with `nndl_keras.recipes` entry points."""
+    (tmp_path / "nndl_plugin.py").write_text(
+        textwrap.dedent(
+            """
+            from nndl_keras.models import feedforward
+            from nndl_keras.recipes import BookResult, Hyperparameters, Recipe
+
+            WIDE = Recipe(
+                name="plugin-wide",
+                chapter=1,
+                description="a recipe from another package",
+                hparams=Hyperparameters(layers=(784, 300, 10), eta=3.0),
+                book=BookResult(None),
+                build=feedforward,
+            )
+            """
+        )
+    )
+    dist = tmp_path / "nndl_plugin-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: nndl-plugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[nndl_keras.recipes]\n" + entry_points)
+    return {"PYTHONPATH": str(tmp_path)}
+
+
+def test_entry_point_recipes_appear_in_list(tmp_path):
+    env = _plugin(tmp_path, "plugin-wide = nndl_plugin:WIDE\n")
+    result = run_cli("list", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "plugin-wide" in result.stdout and "ch1-sgd" in result.stdout
+    shown = run_cli("show", "plugin-wide", env=env)
+    assert "784, 300, 10" in shown.stdout
+
+
+def test_a_broken_entry_point_is_skipped_with_a_warning(tmp_path):
+    env = _plugin(tmp_path, "broken = nndl_plugin:DOES_NOT_EXIST\n")
+    result = run_cli("list", env=env)
+    assert result.returncode == 0
+    assert "ch1-sgd" in result.stdout
+    assert "skipping recipe entry point 'broken'" in result.stderr
