@@ -4,10 +4,12 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO
+
 # The tests check the installed package (where recipes/ is nndl_keras.recipes),
 # never the source tree, which `python -m pytest` would put first on sys.path.
 sys.path[:] = [p for p in sys.path if Path(p or os.curdir).resolve() != REPO]
+
 # .ci/run points NNDL_KERAS_DATA_DIR at the shared MNIST; a checkout beside
 # shared/ finds it without the variable.
 MNIST_DIR = Path(os.environ.get("NNDL_KERAS_DATA_DIR") or REPO.parent / "shared" / "data" / "mnist")

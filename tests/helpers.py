@@ -3,6 +3,9 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
 
 def run_cli(*args, env=None, cwd=None, timeout=600):
     """Runs the installed `nndl-keras` command; returns the CompletedProcess."""

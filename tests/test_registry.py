@@ -106,3 +106,18 @@ def test_a_broken_entry_point_is_skipped_with_a_warning(tmp_path):
     assert result.returncode == 0
     assert "ch1-sgd" in result.stdout
     assert "skipping recipe entry point 'broken'" in result.stderr
+
+
+def test_every_source_module_is_installed():
+    """setup.cfg lists packages by hand (recipes/ is mapped); a forgotten one would vanish."""
+    from pathlib import Path
+
+    import nndl_keras
+
+    from helpers import REPO
+
+    installed = Path(nndl_keras.__file__).parent
+    for source in (REPO / "nndl_keras").rglob("*.py"):
+        assert (installed / source.relative_to(REPO / "nndl_keras")).exists(), source
+    for source in (REPO / "recipes").glob("*.py"):
+        assert (installed / "recipes" / source.name).exists(), source
