@@ -41,3 +41,28 @@ def learning_curve(history, path, title, book=None):
     bottom.set_xlabel("epoch")
     bottom.grid(alpha=0.3)
     return save_figure(fig, path)
+
+
+def speed_of_learning(series, path, reference=None, title=None):
+    """Norms per layer against epoch on a log scale, as chapter 5's figures.
+
+    Args:
+        series: `{layer: [norm per measurement]}`; measurement 0 is before training.
+        path: where to write the PNG.
+        reference: optional `{label: [norms]}` drawn dashed (the book's curves).
+        title: the figure's title.
+    """
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (label, values) in enumerate(series.items()):
+        ax.plot(range(len(values)), values, color=colors[i % len(colors)], label=label)
+    for i, (label, values) in enumerate((reference or {}).items()):
+        ax.plot(range(len(values)), values, color=colors[i % len(colors)], linestyle="--", alpha=0.7, label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("gradient norm (speed of learning)")
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small")
+    return save_figure(fig, path)

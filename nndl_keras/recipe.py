@@ -135,6 +135,11 @@ class Recipe:
         baseline: for models the book does not train by SGD (average darkness,
             the SVM): `baseline(x, y, hparams) -> predict`, where
             `predict(x)` returns digit labels.
+        callbacks: `callbacks(hparams, data) -> [keras.callbacks.Callback]`,
+            the recipe's own measurements (a `GradientNormMonitor`, say).
+        report: `report(output_dir, callbacks, metrics) -> dict`, called after
+            training to write the recipe's own files (its book-style figure);
+            the dict it returns is added to `metrics.json`.
     """
 
     name: str
@@ -144,6 +149,8 @@ class Recipe:
     book: BookResult
     build: Optional[Callable] = None
     baseline: Optional[Callable] = None
+    callbacks: Optional[Callable] = None
+    report: Optional[Callable] = None
 
     def __post_init__(self):
         if (self.build is None) == (self.baseline is None):

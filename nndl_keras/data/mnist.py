@@ -16,6 +16,7 @@ import dataclasses
 import functools
 import os
 import socket
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -167,12 +168,14 @@ def _check_uint8(arrays, paths):
 
 
 def _load_npz(path):
+    keys = ("x_train", "y_train", "x_test", "y_test")
     try:
         with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
-    except KeyError as e:
-        raise DataError(f"{path}: missing array {e}; expected x_train, y_train, x_test, y_test") from None
-    except (OSError, ValueError, EOFError) as e:
+            missing = [k for k in keys if k not in f.files]
+            if missing:
+                raise DataError(f"{path}: missing array {missing[0]!r}; expected {', '.join(keys)}")
+            arrays = {k: f[k] for k in keys}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise DataError(f"{path}: not a readable .npz file ({e})") from None
     return book_split(
         arrays["x_train"].astype(np.uint8),

@@ -45,6 +45,7 @@ def run(
     seed=0,
     runs=None,
     engine="auto",
+    callbacks=(),
     verbose=1,
     overwrite=False,
     **overrides,
@@ -60,6 +61,9 @@ def run(
             run with the best validation accuracy; defaults to the number of
             runs the book took the best of (`recipe.book.runs`).
         engine: `"auto"`, `"fused"` or `"fit"` (see `training.engines`).
+        callbacks: more Keras callbacks, called at the start and end of
+            training and of every epoch (not per batch: the fused engine runs
+            an epoch in one call), after the recipe's own.
         verbose: 0 silent, 1 progress on the terminal.
         overwrite: allow an `output_dir` that already holds a run.
         **overrides: hyperparameters to change (`epochs=3`, `eta=0.5`, ...).
@@ -93,17 +97,19 @@ def run(
         keras.utils.set_random_seed(run_seed)
         if recipe.baseline is not None:
             model, history, engine_name = None, _run_baseline(recipe, hp, training, data), "baseline"
+            run_callbacks = []
         else:
             model = recipe.build(hp)
             trainer = make_engine(model, training.x, training.y, hp.batch_size, run_seed, engine=engine)
             engine_name = trainer.name
             say(f"  engine: {engine_name}, backend: {keras.backend.backend()}")
-            history = _train(trainer, hp, data, verbose)
+            run_callbacks = (recipe.callbacks(hp, data) if recipe.callbacks else []) + list(callbacks)
+            history = _train(trainer, hp, data, run_callbacks, verbose)
         trials.append({"seed": run_seed, "best_validation_accuracy": max(history["validation_accuracy"])})
         if best is None or trials[-1]["best_validation_accuracy"] > trials[best[0]]["best_validation_accuracy"]:
-            best = (len(trials) - 1, model, history)
+            best = (len(trials) - 1, model, history, run_callbacks)
 
-    chosen, model, history = best
+    chosen, model, history, run_callbacks = best
     metrics = summarize(recipe, hp, history)
     metrics.update(
         seed=trials[chosen]["seed"],
@@ -118,6 +124,8 @@ def run(
         from nndl_keras import plots
 
         plots.learning_curve(history, out / CURVE_FILE, title=f"{recipe.name}: {recipe.description}", book=recipe.book)
+    if recipe.report is not None:
+        metrics.update(recipe.report(out, run_callbacks, metrics) or {})
     outputs.write_json(out / outputs.METRICS_FILE, metrics)
     say(_verdict(metrics))
     say(f"  wrote {out}")
@@ -132,9 +140,23 @@ def accuracy(probabilities_or_labels, labels):
     return float(np.mean(predicted == labels))
 
 
-def _train(trainer, hp, data, verbose):
+def _train(trainer, hp, data, callbacks, verbose):
     history = {k: [] for k in ("epoch", "training_cost", "validation_accuracy", "test_accuracy", "seconds")}
+    model = trainer.model
+    for callback in callbacks:
+        callback.set_model(model)
+        callback.set_params({"epochs": hp.epochs, "verbose": 0})
+
+    def call(hook, *args):
+        # Not keras.callbacks.CallbackList: it hands each callback a copy of the
+        # logs, and what callbacks add to them (gradient norms) belongs in history.
+        for callback in callbacks:
+            getattr(callback, hook)(*args)
+
+    model.stop_training = False
+    call("on_train_begin")
     for epoch in range(1, hp.epochs + 1):
+        call("on_epoch_begin", epoch - 1)
         tick = time.perf_counter()
         cost = trainer.train_epoch()
         seconds = time.perf_counter() - tick
@@ -142,12 +164,20 @@ def _train(trainer, hp, data, verbose):
         test = accuracy(trainer.predict(data.test.x), data.test.y)
         for key, value in zip(history, (epoch, cost, validation, test, seconds)):
             history[key].append(value)
+        logs = {"loss": cost, "val_accuracy": validation, "test_accuracy": test}
+        call("on_epoch_end", epoch - 1, logs)
+        for key, value in logs.items():  # what callbacks added (gradient norms, ...)
+            if key not in ("loss", "val_accuracy", "test_accuracy"):
+                history.setdefault(key, []).append(value)
         if verbose:  # one line per epoch, as Keras's fit(verbose=2): readable in logs too
             print(
                 f"Epoch {epoch}/{hp.epochs} - {seconds:.2f}s - cost: {cost:.4f} - "
                 f"val_accuracy: {validation:.4f} - test_accuracy: {test:.4f}",
                 flush=True,
             )
+        if model.stop_training:
+            break
+    call("on_train_end")
     return history
 
 

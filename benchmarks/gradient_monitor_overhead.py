@@ -1,0 +1,69 @@
+"""What GradientNormMonitor costs on ch5-depth-4 ([784, 30, 30, 30, 30, 10], m = 10), measured in one run.
+
+- runner: seconds per epoch of the fused engine on 50,000 images, and seconds
+  per measurement of the monitor (1,000 probe images, every weight), once per
+  epoch: overhead = measurement / epoch;
+- fit: seconds per epoch of a plain `model.fit` with and without the monitor.
+
+Usage: python benchmarks/gradient_monitor_overhead.py [--data-dir DIR] [--epochs N]
+"""
+
+import argparse
+import os
+import resource
+import time
+
+import numpy as np
+
+
+def timed(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        tick = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - tick)
+    return float(np.median(times))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=os.environ.get("NNDL_KERAS_DATA_DIR"))
+    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per configuration")
+    args = parser.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+
+    from nndl_keras import recipes
+    from nndl_keras.callbacks import GradientNormMonitor
+    from nndl_keras.data import load_mnist
+    from nndl_keras.training import make_engine
+
+    data = load_mnist(args.data_dir)
+    x, y = data.training.x, data.training.y
+    probe = (x[:1000], y[:1000])
+
+    keras.utils.set_random_seed(0)
+    model = recipes.create_model("ch5-depth-4")
+    engine = make_engine(model, x, y, batch_size=10, seed=0, engine="fused")
+    monitor = GradientNormMonitor(probe)
+    monitor.set_model(model)
+    engine.train_epoch(), monitor.gradient_norms()  # warm-up: compile both
+    epoch = timed(engine.train_epoch, args.epochs)
+    measurement = timed(monitor.gradient_norms, 20)
+
+    fit_times = {}
+    for label, callbacks in (("without", []), ("with", [GradientNormMonitor(probe)])):
+        keras.utils.set_random_seed(0)
+        fit_model = recipes.create_model("ch5-depth-4")
+        fit_model.fit(x[:1000], y[:1000], batch_size=10, epochs=1, verbose=0, callbacks=callbacks)  # warm-up
+        fit_times[label] = timed(lambda: fit_model.fit(x, y, batch_size=10, epochs=1, verbose=0, callbacks=callbacks), args.epochs)
+
+    print("ch5-depth-4, monitor once per epoch on 1,000 probe images")
+    print(f"runner: {epoch:.3f} s/epoch; one measurement {1000 * measurement:.1f} ms; overhead {100 * measurement / epoch:.2f}%")
+    overhead = fit_times["with"] / fit_times["without"] - 1
+    print(f"fit:    {fit_times['without']:.3f} s/epoch without, {fit_times['with']:.3f} with; overhead {100 * overhead:+.2f}%")
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

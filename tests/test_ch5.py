@@ -1,0 +1,67 @@
+"""Chapter 5: the book's initial gradient norms, the vanishing and the exploding gradient."""
+
+import json
+
+import keras
+import numpy as np
+
+from helpers import run_cli
+from nndl_keras import book, recipes
+from nndl_keras.callbacks import GradientNormMonitor
+
+
+def initial_bias_norms(name, mnist, seed):
+    keras.utils.set_random_seed(seed)
+    model = recipes.create_model(name)
+    monitor = GradientNormMonitor((mnist.training.x[:1000], mnist.training.y[:1000]))
+    monitor.set_model(model)
+    norms = monitor.gradient_norms()
+    return [v for k, v in norms.items() if "/hidden_" in k and k.endswith("/bias")]
+
+
+def test_initial_norms_have_the_books_pattern_and_size(mnist):
+    for hidden in (2, 3, 4):
+        per_seed = np.array([initial_bias_norms(f"ch5-speed-{hidden}", mnist, seed) for seed in range(5)])
+        ours = per_seed.mean(axis=0)
+        theirs = np.array(book.figure(f"norms_during_training_{hidden}_layers")[0])
+        ratio = ours / theirs
+        assert np.all((ratio > 1 / 2.5) & (ratio < 2.5)), (hidden, ours, theirs)
+        assert np.all(np.diff(ours) > 0), ours  # each layer learns faster than the one before
+        if hidden == 4:
+            assert ours[0] / ours[-1] <= 1 / 20, ours
+
+
+def test_speed_of_learning_recipe_writes_norms_and_the_book_curve(tmp_path, mnist_dir):
+    out = tmp_path / "speed4"
+    result = run_cli("run", "ch5-speed-4", "--data-dir", mnist_dir, "--output-dir", out, "--quiet")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["hyperparameters"]["batch_size"] == 1000 and metrics["epochs_run"] == 500
+    rows = json.loads((out / "gradient_norms.json").read_text())["rows"]
+    assert len(rows) == 501  # before training and after each of the 500 epochs
+    assert (out / "gradient_norms.csv").read_text().count("\n") == 502
+    assert (out / "gradient_norms.png").read_bytes()[:4] == b"\x89PNG"
+    first, last = metrics["final_bias_norms"][0], metrics["final_bias_norms"][-1]
+    assert last / first >= 10  # after 500 epochs the first layer still learns far slower
+    assert metrics["book_final_last_over_first"] > 100
+
+
+def test_exploding_gradient_grows_towards_the_first_layer(tmp_path, mnist_dir):
+    out = tmp_path / "exploding"
+    result = run_cli("run", "ch5-exploding", "--data-dir", mnist_dir, "--output-dir", out, "--quiet")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    norms = metrics["initial_bias_norms"]
+    assert all(a > b for a, b in zip(norms, norms[1:])), norms
+    growth = metrics["initial_growth_per_layer"]
+    assert abs(growth[0] - 25) < 0.1 and abs(growth[1] - 25) < 0.1  # w·σ′(0) = 100/4
+
+
+def test_depth_recipe_records_norms_every_epoch(tmp_path, mnist_dir):
+    out = tmp_path / "d2"
+    result = run_cli(
+        "run", "ch5-depth-2", "--epochs", "2", "--train-size", "5000", "--data-dir", mnist_dir, "--output-dir", out, "--quiet"
+    )
+    assert result.returncode == 0, result.stderr
+    history = json.loads((out / "metrics.json").read_text())["history"]
+    assert len(history["grad_norm/hidden_1/bias"]) == 2 and len(history["grad_norm/hidden_2/kernel"]) == 2
