@@ -21,7 +21,8 @@ def learning_curve(history, path, title, book=None):
 
     Args:
         history: dict with `epoch`, `validation_accuracy`, `test_accuracy` and
-            `training_cost` lists.
+            `loss` lists (and `training_cost`, the book's cost on the whole
+            training set, where measured).
         path: where to write the PNG.
         title: the figure's title.
         book: the book's `BookResult`, drawn as a dashed line when it has a number.
@@ -36,7 +37,10 @@ def learning_curve(history, path, title, book=None):
     top.set_title(title)
     top.grid(alpha=0.3)
     top.legend(loc="lower right")
-    bottom.plot(epochs, history["training_cost"], color="tab:red")
+    bottom.plot(epochs, history["loss"], color="tab:red", label="mean over the epoch")
+    if "training_cost" in history:
+        bottom.plot(epochs, history["training_cost"], color="tab:purple", label="after the epoch")
+        bottom.legend(fontsize="small")
     bottom.set_ylabel("training cost")
     bottom.set_xlabel("epoch")
     bottom.grid(alpha=0.3)
@@ -65,4 +69,51 @@ def speed_of_learning(series, path, reference=None, title=None):
         ax.set_title(title)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="small")
+    return save_figure(fig, path)
+
+
+def panels(path, title, specs):
+    """A row of panels, each with our curves (solid) and the book's (dashed, same colour).
+
+    Args:
+        path: where to write the PNG.
+        title: the figure's title.
+        specs: one dict per panel: `title`, `ylabel`, `ours` and `book` as
+            `{label: (x, y)}` (`book` optional), and optionally `xlabel` and
+            `logx`.
+    """
+    fig, axes = plt.subplots(1, len(specs), figsize=(4.6 * len(specs), 4), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, spec in zip(axes[0], specs):
+        for i, (label, (x, y)) in enumerate(spec["ours"].items()):
+            ax.plot(x, y, color=colors[i % len(colors)], label=label or "nndl-keras")
+        for i, (label, (x, y)) in enumerate(spec.get("book", {}).items()):
+            ax.plot(x, y, color=colors[i % len(colors)], linestyle="--", alpha=0.7, label=f"book: {label}" if label else "book")
+        if spec.get("logx"):
+            ax.set_xscale("log")
+        ax.set_title(spec["title"], fontsize="medium")
+        ax.set_xlabel(spec.get("xlabel", "epoch"))
+        ax.set_ylabel(spec["ylabel"])
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.suptitle(title)
+    return save_figure(fig, path)
+
+
+def surfaces(path, title, images):
+    """Functions of two inputs on [0, 1]², side by side as images.
+
+    Args:
+        path: where to write the PNG.
+        title: the figure's title.
+        images: `{label: 2-D array}`, first index x, second y.
+    """
+    fig, axes = plt.subplots(1, len(images), figsize=(4.6 * len(images), 4), squeeze=False)
+    for ax, (label, values) in zip(axes[0], images.items()):
+        shown = ax.imshow(values.T, origin="lower", extent=(0, 1, 0, 1), cmap="viridis")
+        ax.set_title(label, fontsize="medium")
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+        fig.colorbar(shown, ax=ax, shrink=0.8)
+    fig.suptitle(title)
     return save_figure(fig, path)

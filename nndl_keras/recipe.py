@@ -17,8 +17,8 @@ class BookResult:
             reports no number.
         split: `"test"` or `"validation"`.
         at: which epoch the book quotes: `"best"` (the peak on `split`),
-            `"final"`, or `"best_validation"` (the test accuracy at the epoch of
-            best validation accuracy, as network3 reports).
+            `"final"`, `"first"`, or `"best_validation"` (the test accuracy at
+            the epoch of best validation accuracy, as network3 reports).
         runs: how many runs the book took the best of (chapter 1: three).
             The runner trains as many, seeds `seed`, `seed + 1`, ..., and keeps
             the one with the best validation accuracy.
@@ -34,13 +34,13 @@ class BookResult:
     def __post_init__(self):
         if self.split not in ("test", "validation"):
             raise ValueError(f"split must be 'test' or 'validation', got {self.split!r}")
-        if self.at not in ("best", "final", "best_validation"):
-            raise ValueError(f"at must be 'best', 'final' or 'best_validation', got {self.at!r}")
+        if self.at not in ("best", "final", "best_validation", "first"):
+            raise ValueError(f"at must be 'best', 'final', 'first' or 'best_validation', got {self.at!r}")
 
     def describe(self):
         if self.accuracy is None:
             return "not reported"
-        where = {"best": "best epoch", "final": "final epoch", "best_validation": "best-validation epoch"}
+        where = {"best": "best epoch", "final": "final epoch", "first": "first epoch", "best_validation": "best-validation epoch"}
         runs = f", best of {self.runs} runs" if self.runs > 1 else ""
         return f"{100 * self.accuracy:.2f}% {self.split} ({where[self.at]}{runs})"
 
@@ -58,9 +58,12 @@ class Hyperparameters:
         init: `"large"` (N(0, 1), chapter 1), `"default"` (N(0, 1/n_in),
             chapter 3) or `"network3"` (N(0, 1/n_out), chapter 6).
         eta: learning rate η, applied to the mini-batch mean gradient.
+        momentum: the momentum co-efficient μ of chapter 3's momentum-based
+            gradient descent (0: plain SGD).
         lmbda: L2 strength λ (0 for none).
         l2: whose definition of λ: `"network2"` (λ/2n Σw²) or `"network3"`.
         batch_size: mini-batch size m.
+        dropout: probability of dropping each hidden neuron's output during training.
         epochs: passes over the training data.
         train_size: how many of the 50,000 training images to use (the first ones).
         options: settings only one recipe has (an SVM's γ, say).
@@ -72,9 +75,11 @@ class Hyperparameters:
     cost: str = "quadratic"
     init: str = "large"
     eta: float = 0.1
+    momentum: float = 0.0
     lmbda: float = 0.0
     l2: str = "network2"
     batch_size: int = 10
+    dropout: float = 0.0
     epochs: int = 30
     train_size: int = TRAINING_SET_SIZE
     options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
@@ -85,6 +90,8 @@ class Hyperparameters:
         checks = [
             (self.eta > 0, f"eta must be positive, got {self.eta}"),
             (self.lmbda >= 0, f"lmbda must be zero or positive, got {self.lmbda}"),
+            (0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}"),
+            (0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}"),
             (self.batch_size >= 1, f"batch size must be at least 1, got {self.batch_size}"),
             (self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
             (
@@ -140,6 +147,17 @@ class Recipe:
         report: `report(output_dir, callbacks, metrics) -> dict`, called after
             training to write the recipe's own files (its book-style figure);
             the dict it returns is added to `metrics.json`.
+        monitor: what to measure after each epoch (see
+            `nndl_keras.training.session.MEASURES`).
+        xla: whether the fused engine compiles each epoch with XLA (faster for
+            the book's dense nets) or runs it as a TensorFlow graph (for layers
+            XLA cannot compile, such as `RandomRotation`, and for conv nets,
+            which oneDNN runs faster on a CPU).
+        experiment: for recipes that are more than one training (several
+            configurations, a check of backpropagation, a network built by
+            hand): `experiment(session) -> dict`, where `session.train(hp)`
+            trains one configuration; the dict goes into `metrics.json`
+            (`history` and `measured_accuracy` as for a plain recipe).
     """
 
     name: str
@@ -151,10 +169,15 @@ class Recipe:
     baseline: Optional[Callable] = None
     callbacks: Optional[Callable] = None
     report: Optional[Callable] = None
+    monitor: tuple = ("validation_accuracy", "test_accuracy")
+    xla: bool = True
+    experiment: Optional[Callable] = None
 
     def __post_init__(self):
-        if (self.build is None) == (self.baseline is None):
-            raise ValueError(f"recipe {self.name!r} needs exactly one of build= or baseline=")
+        if self.build is None and self.baseline is None and self.experiment is None:
+            raise ValueError(f"recipe {self.name!r} needs build=, baseline= or experiment=")
+        if self.build is not None and self.baseline is not None:
+            raise ValueError(f"recipe {self.name!r} cannot have both build= and baseline=")
 
     def create_model(self, **overrides):
         """The recipe's compiled Keras model, with hyperparameter overrides."""

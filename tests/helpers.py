@@ -8,8 +8,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 def run_cli(*args, env=None, cwd=None, timeout=600):
-    """Runs the installed `nndl-keras` command; returns the CompletedProcess."""
-    full_env = {**os.environ, **(env or {})}
+    """Runs the installed `nndl-keras` command, as from a user's shell; returns the CompletedProcess."""
+    # Importing TensorFlow in this test process set TF_CPP_MIN_LOG_LEVEL=1;
+    # a user's shell has no such setting.
+    inherited = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    full_env = {**inherited, **(env or {})}
     return subprocess.run(
         ["nndl-keras", *map(str, args)],
         capture_output=True,

@@ -56,7 +56,7 @@ def test_register_refuses_a_different_recipe_under_a_taken_name():
         ({"epochs": 0}, "epochs must be at least 1"),
         ({"train_size": 60_000}, "train size must be between 1 and 50000"),
         ({"lmbda": -0.1}, "lmbda must be zero or positive"),
-        ({"momentum": 0.9}, "unknown hyperparameter(s): momentum"),
+        ({"nesterov": True}, "unknown hyperparameter(s): nesterov"),
     ],
 )
 def test_invalid_overrides(override, message):

@@ -4,6 +4,8 @@ import json
 import keras
 import numpy as np
 
+from nndl_keras.training.gradients import loss_gradient_fn
+
 
 @keras.saving.register_keras_serializable(package="nndl_keras")
 class GradientNormMonitor(keras.callbacks.Callback):
@@ -83,7 +85,7 @@ class GradientNormMonitor(keras.callbacks.Callback):
     def gradient_norms(self):
         """The norms now, as `{"grad_norm/<layer>/<weight>": float}`."""
         if self._gradient_fn is None:
-            self._gradient_fn = self._make_gradient_fn()
+            self._gradient_fn = loss_gradient_fn(self.model)
             self._keys = self._watched()
         n = len(self.probe_y)
         step = self.batch_size or n
@@ -93,37 +95,6 @@ class GradientNormMonitor(keras.callbacks.Callback):
             grads = [np.asarray(g, dtype=np.float64) * len(y) for g in self._gradient_fn(x, y)]
             total = grads if total is None else [t + g for t, g in zip(total, grads)]
         return {key: float(np.linalg.norm(total[i] / n)) for key, i in self._keys}
-
-    def _make_gradient_fn(self):
-        backend = keras.backend.backend()
-        model = self.model
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            @tf.function(reduce_retracing=True)
-            def gradients(x, y):
-                with tf.GradientTape() as tape:
-                    y_pred = model(x, training=False)
-                    loss = model.compute_loss(x=x, y=y, y_pred=y_pred, training=False)
-                return tape.gradient(loss, model.trainable_variables)
-
-            strategy = tf.distribute.get_strategy()
-            if tf.distribute.has_strategy() and strategy.num_replicas_in_sync > 1:
-                # Cross-replica context: read the mirrored weights once, on one device.
-                return lambda x, y: strategy.experimental_local_results(strategy.run(gradients, (x, y)))[0]
-            return gradients
-        if backend == "jax":
-            import jax
-
-            grad = jax.jit(jax.grad(model.compute_loss_and_updates, has_aux=True), static_argnames="training")
-
-            def gradients(x, y):
-                state = [[v.value for v in vs] for vs in (model.trainable_variables, model.non_trainable_variables, model.metrics_variables)]
-                g, _ = grad(*state, x, y, None, training=False)
-                return g
-
-            return gradients
-        raise NotImplementedError(f"GradientNormMonitor supports the TensorFlow and JAX backends, not {backend}")
 
     # -- callback hooks ----------------------------------------------------
 

@@ -36,7 +36,7 @@ def compile_for_sgd(model, hp):
     if hp.cost not in COSTS:
         raise ValueError(f"unknown cost {hp.cost!r}: use one of {', '.join(COSTS)}")
     model.compile(
-        optimizer=keras.optimizers.SGD(learning_rate=hp.eta),
+        optimizer=keras.optimizers.SGD(learning_rate=hp.eta, momentum=hp.momentum),
         loss=COSTS[hp.cost](),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
@@ -61,8 +61,16 @@ def feedforward(hp, name=None):
     regularizer = l2_regularizer(hp)
     model = keras.Sequential(name=name)
     model.add(keras.Input(shape=(sizes[0],)))
+    rotation = hp.options.get("rotation_degrees")
+    if rotation:  # chapter 3's expanded data: each image rotated by a small random angle
+        side = int(round(sizes[0] ** 0.5))
+        model.add(keras.layers.Reshape((side, side, 1)))
+        model.add(keras.layers.RandomRotation(rotation / 360.0, fill_mode="constant", fill_value=0.0))
+        model.add(keras.layers.Flatten())
     for i, units in enumerate(sizes[1:], start=1):
         output = i == len(sizes) - 1
+        if hp.dropout and i > 1:  # drop hidden neurons (chapter 3, "Dropout")
+            model.add(keras.layers.Dropout(hp.dropout))
         model.add(
             keras.layers.Dense(
                 units,

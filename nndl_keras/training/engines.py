@@ -47,6 +47,10 @@ class FitSGD:
         )
         return float(history.history["loss"][-1])
 
+    def train_epochs(self, epochs):
+        """Runs `epochs` epochs; returns each one's mean cost."""
+        return [self.train_epoch() for _ in range(epochs)]
+
     def predict(self, x):
         return self.model.predict(x, batch_size=PREDICT_BATCH, verbose=0)
 
@@ -90,28 +94,39 @@ class FusedSGD:
         model.optimizer.apply(gradients, model.trainable_variables)
         return loss
 
-    def _run_batches(self, batches):
+    def _run_batches(self, batches, steps_per_epoch):
+        """SGD steps over `batches` (rows of example indices); the summed cost of each epoch."""
         tf = self._tf
+        epochs = tf.shape(batches)[0] // steps_per_epoch
 
-        def body(i, total):
-            return i + 1, total + tf.cast(self._train_step(batches[i]), tf.float32)
+        def body(i, totals):
+            loss = tf.cast(self._train_step(batches[i]), tf.float32)
+            return i + 1, tf.tensor_scatter_nd_add(totals, [[i // steps_per_epoch]], [loss])
 
-        _, total = tf.while_loop(
-            lambda i, _: i < tf.shape(batches)[0],
-            body,
-            (tf.constant(0), tf.constant(0.0)),
+        _, totals = tf.while_loop(
+            lambda i, _: i < tf.shape(batches)[0], body, (tf.constant(0), tf.zeros([epochs]))
         )
-        return total
+        return totals
 
     def train_epoch(self):
         """Runs one epoch; returns the cost averaged over its examples (as `fit` reports)."""
-        m = self.batch_size
-        order = self._rng.permutation(self._n).astype(np.int32)
-        full = self._n // m
-        total = m * float(self._epoch(order[: full * m].reshape(full, m))) if full else 0.0
-        if self._n % m:
-            total += (self._n % m) * float(self._step(order[full * m :]))
-        return total / self._n
+        return self.train_epochs(1)[0]
+
+    def train_epochs(self, epochs):
+        """Runs `epochs` epochs, back to back in one compiled call where the
+        mini-batches divide the data; returns each epoch's mean cost."""
+        m, n = self.batch_size, self._n
+        orders = [self._rng.permutation(n).astype(np.int32) for _ in range(epochs)]
+        full = n // m
+        if n % m == 0:
+            batches = np.concatenate(orders).reshape(epochs * full, m)
+            return (m * np.asarray(self._epoch(batches, full)) / n).tolist()
+        costs = []
+        for order in orders:  # the last mini-batch is smaller: it gets a step of its own
+            total = m * float(self._epoch(order[: full * m].reshape(full, m), full)[0]) if full else 0.0
+            total += (n % m) * float(self._step(order[full * m :]))
+            costs.append(total / n)
+        return costs
 
     def predict(self, x):
         outputs = [

@@ -22,7 +22,7 @@ from nndl_keras import __version__
 from nndl_keras.data import load_mnist
 from nndl_keras.errors import NNDLError
 from nndl_keras.training import outputs
-from nndl_keras.training.engines import make_engine
+from nndl_keras.training.session import Session, accuracy
 
 MODEL_FILE = "model.keras"
 CURVE_FILE = "learning_curve.png"
@@ -79,41 +79,33 @@ def run(
     runs = recipe.book.runs if runs is None else runs
     if runs < 1:
         raise NNDLError(f"runs must be at least 1, got {runs}")
-    say = print if verbose else (lambda *a, **k: None)
 
     started = time.perf_counter()
     data = load_mnist(data_dir)  # before creating anything: bad data leaves no empty run behind
     out = outputs.prepare_output_dir(output_dir, recipe.name, overwrite=overwrite)
-    training = data.training.take(hp.train_size)
-    say(f"{recipe.name}: {recipe.description}")
-    say(f"  data: {data.source} ({len(training)} training images); book: {recipe.book.describe()}")
+    session = Session(recipe, hp, data, out, seed=seed, engine=engine, callbacks=tuple(callbacks), verbose=verbose)
+    session.say(f"{recipe.name}: {recipe.description}")
+    session.say(f"  data: {data.source}; book: {recipe.book.describe()}")
 
-    if recipe.baseline is not None:
-        runs = 1  # deterministic: nothing to choose between
-    best, trials = None, []
-    for run_seed in range(seed, seed + runs):
-        if runs > 1:
-            say(f"Run {run_seed - seed + 1}/{runs} (seed {run_seed})")
-        keras.utils.set_random_seed(run_seed)
-        if recipe.baseline is not None:
-            model, history, engine_name = None, _run_baseline(recipe, hp, training, data), "baseline"
-            run_callbacks = []
-        else:
-            model = recipe.build(hp)
-            trainer = make_engine(model, training.x, training.y, hp.batch_size, run_seed, engine=engine)
-            engine_name = trainer.name
-            say(f"  engine: {engine_name}, backend: {keras.backend.backend()}")
-            run_callbacks = (recipe.callbacks(hp, data) if recipe.callbacks else []) + list(callbacks)
-            history = _train(trainer, hp, data, run_callbacks, verbose)
-        trials.append({"seed": run_seed, "best_validation_accuracy": max(history["validation_accuracy"])})
-        if best is None or trials[-1]["best_validation_accuracy"] > trials[best[0]]["best_validation_accuracy"]:
-            best = (len(trials) - 1, model, history, run_callbacks)
+    model, engine_name, extra = None, "none", {}
+    if recipe.experiment is not None:
+        extra = recipe.experiment(session) or {}
+        history = extra.pop("history", None)
+    elif recipe.baseline is not None:
+        history, engine_name = _run_baseline(recipe, hp, data), "baseline"
+    else:
+        trained, trials = _best_of(session, runs)
+        model, history, engine_name = trained.model, trained.history, trained.engine
+        extra = {"runs": trials, "seed": trained.seed}
 
-    chosen, model, history, run_callbacks = best
-    metrics = summarize(recipe, hp, history)
+    metrics = summarize(recipe, hp, history) if history else _describe(recipe, hp)
+    metrics.update(extra)
+    if model is not None and recipe.report is not None:
+        metrics.update(recipe.report(out, trained.callbacks, metrics) or {})
+    if recipe.book.accuracy is not None and metrics.get("measured_accuracy") is not None:
+        metrics["difference"] = metrics["measured_accuracy"] - recipe.book.accuracy
+    metrics.setdefault("seed", seed)
     metrics.update(
-        seed=trials[chosen]["seed"],
-        runs=trials,
         engine=engine_name,
         data_source=data.source,
         wall_time_seconds=round(time.perf_counter() - started, 3),
@@ -121,112 +113,85 @@ def run(
     )
     if model is not None:
         outputs.save_model(model, out / MODEL_FILE)
+    if recipe.baseline is None and history and "validation_accuracy" in history and "test_accuracy" in history:
         from nndl_keras import plots
 
         plots.learning_curve(history, out / CURVE_FILE, title=f"{recipe.name}: {recipe.description}", book=recipe.book)
-    if recipe.report is not None:
-        metrics.update(recipe.report(out, run_callbacks, metrics) or {})
     outputs.write_json(out / outputs.METRICS_FILE, metrics)
-    say(_verdict(metrics))
-    say(f"  wrote {out}")
+    session.say(_verdict(metrics))
+    session.say(f"  wrote {out}")
     return RunResult(metrics=metrics, output_dir=out, model=model)
 
 
-def accuracy(probabilities_or_labels, labels):
-    """Fraction of `labels` matched by the argmax of the outputs (or by the labels given)."""
-    predicted = np.asarray(probabilities_or_labels)
-    if predicted.ndim > 1:
-        predicted = predicted.argmax(axis=-1)
-    return float(np.mean(predicted == labels))
+def _best_of(session, runs):
+    """The book's best-of-N protocol: train N seeds, keep the best on validation."""
+    best, trials = None, []
+    for run_seed in range(session.seed, session.seed + runs):
+        label = f"Run {run_seed - session.seed + 1}/{runs}" if runs > 1 else None
+        trained = session.train(seed=run_seed, label=label)
+        score = max(trained.history["validation_accuracy"])
+        trials.append({"seed": run_seed, "best_validation_accuracy": score})
+        if best is None or score > max(best.history["validation_accuracy"]):
+            best = trained
+    return best, trials
 
 
-def _train(trainer, hp, data, callbacks, verbose):
-    history = {k: [] for k in ("epoch", "training_cost", "validation_accuracy", "test_accuracy", "seconds")}
-    model = trainer.model
-    for callback in callbacks:
-        callback.set_model(model)
-        callback.set_params({"epochs": hp.epochs, "verbose": 0})
-
-    def call(hook, *args):
-        # Not keras.callbacks.CallbackList: it hands each callback a copy of the
-        # logs, and what callbacks add to them (gradient norms) belongs in history.
-        for callback in callbacks:
-            getattr(callback, hook)(*args)
-
-    model.stop_training = False
-    call("on_train_begin")
-    for epoch in range(1, hp.epochs + 1):
-        call("on_epoch_begin", epoch - 1)
-        tick = time.perf_counter()
-        cost = trainer.train_epoch()
-        seconds = time.perf_counter() - tick
-        validation = accuracy(trainer.predict(data.validation.x), data.validation.y)
-        test = accuracy(trainer.predict(data.test.x), data.test.y)
-        for key, value in zip(history, (epoch, cost, validation, test, seconds)):
-            history[key].append(value)
-        logs = {"loss": cost, "val_accuracy": validation, "test_accuracy": test}
-        call("on_epoch_end", epoch - 1, logs)
-        for key, value in logs.items():  # what callbacks added (gradient norms, ...)
-            if key not in ("loss", "val_accuracy", "test_accuracy"):
-                history.setdefault(key, []).append(value)
-        if verbose:  # one line per epoch, as Keras's fit(verbose=2): readable in logs too
-            print(
-                f"Epoch {epoch}/{hp.epochs} - {seconds:.2f}s - cost: {cost:.4f} - "
-                f"val_accuracy: {validation:.4f} - test_accuracy: {test:.4f}",
-                flush=True,
-            )
-        if model.stop_training:
-            break
-    call("on_train_end")
-    return history
-
-
-def _run_baseline(recipe, hp, training, data):
+def _run_baseline(recipe, hp, data):
+    training = data.training.take(hp.train_size)
     tick = time.perf_counter()
     predict = recipe.baseline(training.x, training.y, hp)
     return {
         "epoch": [1],
-        "training_cost": [None],
+        "loss": [None],
         "validation_accuracy": [accuracy(predict(data.validation.x), data.validation.y)],
         "test_accuracy": [accuracy(predict(data.test.x), data.test.y)],
         "seconds": [time.perf_counter() - tick],
     }
 
 
-def summarize(recipe, hp, history):
-    """The metrics of a finished run, measured the way the book measured its number."""
-    validation, test = history["validation_accuracy"], history["test_accuracy"]
-    # network3 keeps the later epoch on a tie (>=), so search from the end.
-    best = len(validation) - 1 - int(np.argmax(validation[::-1]))
-    on_split = validation if recipe.book.split == "validation" else test
-    measured = {
-        "best": max(on_split),
-        "final": on_split[-1],
-        "best_validation": test[best],
-    }[recipe.book.at]
-    book = recipe.book.accuracy
+def _describe(recipe, hp):
     return {
         "recipe": recipe.name,
         "chapter": recipe.chapter,
         "description": recipe.description,
         "hyperparameters": hp.to_dict(),
-        "history": history,
-        "epochs_run": len(test),
-        "test_accuracy": test[-1],
-        "validation_accuracy": validation[-1],
-        "best_test_accuracy": max(test),
-        "best_validation_accuracy": validation[best],
-        "best_validation_epoch": history["epoch"][best],
-        "test_accuracy_at_best_validation": test[best],
         "book": dataclasses.asdict(recipe.book),
-        "book_accuracy": book,
-        "measured_accuracy": measured,
-        "difference": None if book is None else measured - book,
-        "seconds_per_epoch": float(np.mean(history["seconds"])),
+        "book_accuracy": recipe.book.accuracy,
+        "measured_accuracy": None,
+        "difference": None,
     }
 
 
+def summarize(recipe, hp, history):
+    """The metrics of a finished training, measured the way the book measured its number."""
+    metrics = _describe(recipe, hp)
+    metrics.update(history=history, epochs_run=history["epoch"][-1], seconds_per_epoch=float(np.mean(history["seconds"])))
+    validation, test = history.get("validation_accuracy"), history.get("test_accuracy")
+    if not validation or not test:
+        return metrics
+    # network3 keeps the later epoch on a tie (>=), so search from the end.
+    best = len(validation) - 1 - int(np.argmax(validation[::-1]))
+    on_split = validation if recipe.book.split == "validation" else test
+    metrics.update(
+        test_accuracy=test[-1],
+        validation_accuracy=validation[-1],
+        best_test_accuracy=max(test),
+        best_validation_accuracy=validation[best],
+        best_validation_epoch=history["epoch"][best],
+        test_accuracy_at_best_validation=test[best],
+        measured_accuracy={
+            "best": max(on_split),
+            "final": on_split[-1],
+            "first": on_split[0],
+            "best_validation": test[best],
+        }[recipe.book.at],
+    )
+    return metrics
+
+
 def _verdict(metrics):
+    if metrics.get("measured_accuracy") is None:
+        return "  done"
     measured = f"{100 * metrics['measured_accuracy']:.2f}%"
     book = metrics["book"]
     if metrics["book_accuracy"] is None:

@@ -1,0 +1,43 @@
+"""Gradients of a compiled model's loss, on whichever Keras backend runs."""
+
+import keras
+
+
+def loss_gradient_fn(model):
+    """`fn(x, y) -> [∂loss/∂w for w in model.trainable_variables]`.
+
+    The loss is the model's compiled loss plus its regularisation terms, as in
+    training, evaluated in inference mode (`training=False`): no dropout mask
+    is drawn and no variable or random state changes. TensorFlow and JAX.
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function(reduce_retracing=True)
+        def gradients(x, y):
+            with tf.GradientTape() as tape:
+                y_pred = model(x, training=False)
+                loss = model.compute_loss(x=x, y=y, y_pred=y_pred, training=False)
+            return tape.gradient(loss, model.trainable_variables)
+
+        strategy = tf.distribute.get_strategy()
+        if tf.distribute.has_strategy() and strategy.num_replicas_in_sync > 1:
+            # Cross-replica context: read the mirrored weights once, on one device.
+            return lambda x, y: strategy.experimental_local_results(strategy.run(gradients, (x, y)))[0]
+        return gradients
+    if backend == "jax":
+        import jax
+
+        grad = jax.jit(jax.grad(model.compute_loss_and_updates, has_aux=True), static_argnames="training")
+
+        def gradients(x, y):
+            state = [
+                [v.value for v in variables]
+                for variables in (model.trainable_variables, model.non_trainable_variables, model.metrics_variables)
+            ]
+            g, _ = grad(*state, x, y, None, training=False)
+            return g
+
+        return gradients
+    raise NotImplementedError(f"gradients are implemented for the TensorFlow and JAX backends, not {backend}")

@@ -1,0 +1,166 @@
+"""One run's context: the data, the settings, and training as the book does it."""
+
+import dataclasses
+import time
+
+import keras
+import numpy as np
+
+from nndl_keras.training.engines import make_engine
+
+# What the runner can measure after an epoch, as the book's `monitor_*` flags.
+MEASURES = (
+    "training_cost",
+    "training_accuracy",
+    "validation_cost",
+    "validation_accuracy",
+    "test_cost",
+    "test_accuracy",
+)
+DEFAULT_MONITOR = ("validation_accuracy", "test_accuracy")
+
+
+def accuracy(probabilities_or_labels, labels):
+    """Fraction of `labels` matched by the argmax of the outputs (or by the labels given)."""
+    predicted = np.asarray(probabilities_or_labels)
+    if predicted.ndim > 1:
+        predicted = predicted.argmax(axis=-1)
+    return float(np.mean(predicted == labels))
+
+
+def book_cost(model, hp, probabilities, labels):
+    """network2's `total_cost`: mean cost over the set plus ½(λ/N)Σ‖w‖², N the set's size.
+
+    The book divides the L2 term by the size of the set evaluated, not of the
+    training set (EXPERIMENTS.md, note 10); that changes the reported cost only.
+    """
+    cost = float(model.loss(labels, probabilities))
+    if hp.lmbda:
+        squares = sum(float(np.sum(np.square(layer.kernel))) for layer in model.layers if hasattr(layer, "kernel"))
+        cost += 0.5 * hp.lmbda / len(labels) * squares
+    return cost
+
+
+@dataclasses.dataclass
+class Trained:
+    """A trained model, its history and the callbacks that watched it."""
+
+    model: object
+    history: dict
+    callbacks: list
+    engine: str
+    seed: int
+
+
+@dataclasses.dataclass
+class Session:
+    """What a recipe runs in: its hyperparameters, the data, where outputs go.
+
+    Experiments (recipes with several trainings, such as `ch3-init`) call
+    `train` once per configuration; a plain recipe is trained the same way.
+    """
+
+    recipe: object
+    hp: object
+    data: object
+    output_dir: object
+    seed: int = 0
+    engine: str = "auto"
+    callbacks: tuple = ()
+    verbose: int = 1
+
+    def say(self, *args):
+        if self.verbose:
+            print(*args, flush=True)
+
+    def train(self, hp=None, *, seed=None, monitor=None, evaluate_every=1, callbacks=None, label=None):
+        """Builds `recipe.build(hp)` and trains it by the book's SGD.
+
+        Args:
+            hp: hyperparameters (default: the session's).
+            seed: weights and shuffling seed (default: the session's).
+            monitor: measures to take, from `MEASURES` (default: the recipe's).
+            evaluate_every: measure every this many epochs (`None`: after the
+                last epoch only). Between measurements, epochs run back to
+                back in one compiled call: the fast path for small data.
+            callbacks: Keras callbacks (default: the recipe's and the session's).
+            label: printed before the epochs.
+
+        Returns:
+            A `Trained`.
+        """
+        hp = hp or self.hp
+        seed = self.seed if seed is None else seed
+        monitor = tuple(monitor or self.recipe.monitor)
+        if callbacks is None:
+            own = self.recipe.callbacks(hp, self.data) if self.recipe.callbacks else []
+            callbacks = own + list(self.callbacks)
+        keras.utils.set_random_seed(seed)
+        training = self.data.training.take(hp.train_size)
+        model = self.recipe.build(hp)
+        trainer = make_engine(
+            model, training.x, training.y, hp.batch_size, seed, engine=self.engine, jit_compile=self.recipe.xla
+        )
+        self.say(f"{label or 'Training'} (seed {seed}, engine {trainer.name}, backend {keras.backend.backend()})")
+        every = evaluate_every or hp.epochs
+        history = _fit(trainer, hp, self.data, training, monitor, every, callbacks, self.say)
+        return Trained(model, history, callbacks, trainer.name, seed)
+
+
+def _fit(trainer, hp, data, training, monitor, every, callbacks, say):
+    model = trainer.model
+    sets = {"training": training, "validation": data.validation, "test": data.test}
+    history = {"epoch": [], "loss": [], "seconds": [], **{m: [] for m in monitor}}
+    for callback in callbacks:
+        callback.set_model(model)
+        callback.set_params({"epochs": hp.epochs, "verbose": 0})
+
+    def call(hook, *args):
+        # Not keras.callbacks.CallbackList: it hands each callback a copy of the
+        # logs, and what callbacks add to them (gradient norms) belongs in history.
+        for callback in callbacks:
+            getattr(callback, hook)(*args)
+
+    model.stop_training = False
+    call("on_train_begin")
+    epoch = 0
+    while epoch < hp.epochs and not model.stop_training:
+        # Epochs between measurements run in one call unless a callback needs each one.
+        chunk = 1 if callbacks else min(every - epoch % every, hp.epochs - epoch)
+        call("on_epoch_begin", epoch)
+        tick = time.perf_counter()
+        losses = trainer.train_epochs(chunk)
+        seconds = (time.perf_counter() - tick) / chunk
+        epoch += chunk
+        logs = {"loss": losses[-1]}
+        if epoch % every == 0 or epoch == hp.epochs or callbacks:
+            logs.update(_measure(model, trainer, hp, sets, monitor))
+            history["epoch"].append(epoch)
+            history["loss"].append(float(np.mean(losses)))
+            history["seconds"].append(seconds)
+            for m in monitor:
+                history[m].append(logs[m])
+        call("on_epoch_end", epoch - 1, logs)
+        for key, value in logs.items():  # what callbacks added (gradient norms, ...)
+            if key != "loss" and key not in monitor:
+                history.setdefault(key, []).append(value)
+        if epoch in history["epoch"]:
+            shown = " - ".join(f"{k}: {logs[k]:.4f}" for k in ("loss", *monitor))
+            say(f"Epoch {epoch}/{hp.epochs} - {seconds:.2f}s - {shown}")
+    call("on_train_end")
+    return history
+
+
+def _measure(model, trainer, hp, sets, monitor):
+    measured = {}
+    for name, split in sets.items():
+        wanted = [m for m in monitor if m.startswith(name + "_")]
+        if not wanted:
+            continue
+        outputs = trainer.predict(split.x)
+        for m in wanted:
+            if m.endswith("_accuracy"):
+                measured[m] = accuracy(outputs, split.y)
+            else:
+                measured[m] = book_cost(model, hp, outputs, split.y)
+    return measured
