@@ -93,11 +93,12 @@ def _training_options(command):
 @click.option("--eta", type=float, help="Override the learning rate η.")
 @click.option("--lmbda", type=float, help="Override the L2 strength λ.")
 @click.option("--train-size", type=int, help="Train on the first N training images.")
+@click.option("--members", type=int, help="Ensembles: how many members (the book: 5).")
 @click.option("--runs", type=int, help="Train N times (seeds SEED..SEED+N-1), keep the best on validation (default: as the book).")
 @click.option("--output-dir", type=click.Path(), help="Where to write (default: runs/NAME-TIME).")
 @click.option("--overwrite", is_flag=True, help="Allow an output directory that holds a run.")
 @_training_options
-def run(name, epochs, batch_size, eta, lmbda, train_size, runs, output_dir, overwrite, data_dir, seed, engine, quiet):
+def run(name, epochs, batch_size, eta, lmbda, train_size, members, runs, output_dir, overwrite, data_dir, seed, engine, quiet):
     """Train NAME with the book's hyperparameters and write metrics, model and plot."""
     import nndl_keras
 
@@ -115,6 +116,7 @@ def run(name, epochs, batch_size, eta, lmbda, train_size, runs, output_dir, over
         eta=eta,
         lmbda=lmbda,
         train_size=train_size,
+        members=members,
     )
 
 

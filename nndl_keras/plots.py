@@ -117,3 +117,39 @@ def surfaces(path, title, images):
         fig.colorbar(shown, ax=ax, shrink=0.8)
     fig.suptitle(title)
     return save_figure(fig, path)
+
+
+def digits(path, title, images, captions, columns=11):
+    """A grid of 28×28 digits with a caption under each (e.g. the misclassified ones).
+
+    Args:
+        path: where to write the PNG.
+        title: the figure's title.
+        images: array of shape `(n, 784)` or `(n, 28, 28)`, values in [0, 1].
+        captions: one string per image.
+        columns: images per row.
+    """
+    n = max(len(images), 1)
+    rows = (n + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.35), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, image, caption in zip(axes.ravel(), images, captions):
+        ax.imshow(image.reshape(28, 28), cmap="gray_r", vmin=0, vmax=1)
+        ax.set_title(caption, fontsize="small")
+    fig.suptitle(title)
+    return save_figure(fig, path)
+
+
+def filters(path, title, kernel):
+    """Each output map's 5×5 filters as small images (a conv kernel `(kh, kw, in, out)`)."""
+    kh, kw, channels, maps = kernel.shape
+    shown = min(channels, 8)
+    fig, axes = plt.subplots(shown, maps, figsize=(maps * 0.6, shown * 0.6 + 0.6), squeeze=False)
+    for c in range(shown):
+        for m in range(maps):
+            ax = axes[c, m]
+            ax.imshow(kernel[:, :, c, m], cmap="gray_r")
+            ax.axis("off")
+    fig.suptitle(title)
+    return save_figure(fig, path)

@@ -65,7 +65,8 @@ class Hyperparameters:
         batch_size: mini-batch size m.
         dropout: probability of dropping each hidden neuron's output during training.
         epochs: passes over the training data.
-        train_size: how many of the 50,000 training images to use (the first ones).
+        train_size: how many training images to use (the first ones): at most
+            50,000, or 250,000 for the expanded set.
         options: settings only one recipe has (an SVM's γ, say).
     """
 
@@ -94,10 +95,7 @@ class Hyperparameters:
             (0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}"),
             (self.batch_size >= 1, f"batch size must be at least 1, got {self.batch_size}"),
             (self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
-            (
-                1 <= self.train_size <= TRAINING_SET_SIZE,
-                f"train size must be between 1 and {TRAINING_SET_SIZE}, got {self.train_size}",
-            ),
+            (self.train_size >= 1, f"train size must be at least 1, got {self.train_size}"),
             (
                 self.batch_size <= self.train_size,
                 f"batch size {self.batch_size} exceeds the training-set size {self.train_size}",
@@ -108,11 +106,19 @@ class Hyperparameters:
                 raise RecipeError(message)
 
     def replace(self, **overrides):
-        """A copy with `overrides` applied (`None` values are ignored), checked again."""
+        """A copy with `overrides` applied (`None` values are ignored), checked again.
+
+        A name that is not a field but one of the recipe's `options` (an
+        ensemble's `members`, say) overrides that option.
+        """
         overrides = {k: v for k, v in overrides.items() if v is not None}
-        unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}
+        fields = {f.name for f in dataclasses.fields(self)}
+        options = {k: overrides.pop(k) for k in list(overrides) if k not in fields and k in self.options}
+        unknown = set(overrides) - fields
         if unknown:
             raise RecipeError(f"unknown hyperparameter(s): {', '.join(sorted(unknown))}")
+        if options:
+            overrides["options"] = {**self.options, **overrides.get("options", {}), **options}
         return dataclasses.replace(self, **overrides)
 
     def to_dict(self):
@@ -158,6 +164,9 @@ class Recipe:
             hand): `experiment(session) -> dict`, where `session.train(hp)`
             trains one configuration; the dict goes into `metrics.json`
             (`history` and `measured_accuracy` as for a plain recipe).
+        expanded: train on the book's expanded set (250,000 images, chapter 6).
+        reshuffle: reshuffle the training data every epoch, as network.py and
+            network2.py do; network3 (chapter 6) keeps one order.
     """
 
     name: str
@@ -172,6 +181,8 @@ class Recipe:
     monitor: tuple = ("validation_accuracy", "test_accuracy")
     xla: bool = True
     experiment: Optional[Callable] = None
+    expanded: bool = False
+    reshuffle: bool = True
 
     def __post_init__(self):
         if self.build is None and self.baseline is None and self.experiment is None:

@@ -48,7 +48,7 @@ HOW_TO_SUPPLY = (
 )
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)  # compared and hashed by identity: they hold arrays
 class Split:
     """One part of the data: `x` float32 images flattened to 784 values in [0, 1],
     `y` int32 digit labels."""
@@ -66,7 +66,7 @@ class Split:
         return Split(self.x[:n], self.y[:n])
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)  # compared and hashed by identity: they hold arrays
 class MNIST:
     """The book's three splits and where they came from."""
 

@@ -19,14 +19,19 @@ import numpy as np
 PREDICT_BATCH = 2000
 
 
-def make_engine(model, x, y, batch_size, seed, engine="auto", jit_compile=True):
-    """The engine named `engine` ("fused", "fit", or "auto": fused where it can run)."""
+def make_engine(model, x, y, batch_size, seed, engine="auto", jit_compile=True, reshuffle=True):
+    """The engine named `engine` ("fused", "fit", or "auto": fused where it can run).
+
+    `x` may be uint8 pixels (the expanded set), scaled to [0, 1] as each
+    mini-batch is taken. With `reshuffle=False` every epoch uses the data's own
+    order, as network3 does.
+    """
     if engine == "auto":
         engine = "fused" if FusedSGD.available() else "fit"
     if engine == "fused":
-        return FusedSGD(model, x, y, batch_size, seed, jit_compile=jit_compile)
+        return FusedSGD(model, x, y, batch_size, seed, jit_compile=jit_compile, reshuffle=reshuffle)
     if engine == "fit":
-        return FitSGD(model, x, y, batch_size, seed)
+        return FitSGD(model, x, y, batch_size, seed, reshuffle=reshuffle)
     raise ValueError(f"unknown engine {engine!r}: use 'auto', 'fused' or 'fit'")
 
 
@@ -35,16 +40,18 @@ class FitSGD:
 
     name = "fit"
 
-    def __init__(self, model, x, y, batch_size, seed):
+    def __init__(self, model, x, y, batch_size, seed, reshuffle=True):
         self.model, self.x, self.y, self.batch_size = model, x, y, batch_size
         self._rng = np.random.default_rng(seed)
+        self._reshuffle = reshuffle
 
     def train_epoch(self):
         """Runs one epoch; returns the cost averaged over its examples."""
-        order = self._rng.permutation(len(self.y))
-        history = self.model.fit(
-            self.x[order], self.y[order], batch_size=self.batch_size, epochs=1, shuffle=False, verbose=0
-        )
+        order = self._rng.permutation(len(self.y)) if self._reshuffle else np.arange(len(self.y))
+        x = self.x[order]
+        if x.dtype == np.uint8:
+            x = x.astype(np.float32) / 255
+        history = self.model.fit(x, self.y[order], batch_size=self.batch_size, epochs=1, shuffle=False, verbose=0)
         return float(history.history["loss"][-1])
 
     def train_epochs(self, epochs):
@@ -64,7 +71,7 @@ class FusedSGD:
     def available():
         return keras.backend.backend() == "tensorflow"
 
-    def __init__(self, model, x, y, batch_size, seed, jit_compile=True):
+    def __init__(self, model, x, y, batch_size, seed, jit_compile=True, reshuffle=True):
         import tensorflow as tf
 
         if not self.available():
@@ -75,6 +82,7 @@ class FusedSGD:
         self._y = tf.constant(y)
         self._n = len(y)
         self._rng = np.random.default_rng(seed)
+        self._reshuffle = reshuffle
         # Variables must exist before tracing: the optimizer creates its own
         # on the first apply otherwise, which a compiled loop cannot do.
         model.optimizer.build(model.trainable_variables)
@@ -87,6 +95,8 @@ class FusedSGD:
     def _train_step(self, indices):
         tf, model = self._tf, self.model
         x, y = tf.gather(self._x, indices), tf.gather(self._y, indices)
+        if x.dtype == tf.uint8:  # the expanded set: scaled here, never stored as float
+            x = tf.cast(x, model.compute_dtype) / 255.0
         with tf.GradientTape() as tape:
             y_pred = model(x, training=True)
             loss = model.compute_loss(x=x, y=y, y_pred=y_pred, training=True)
@@ -116,14 +126,17 @@ class FusedSGD:
         """Runs `epochs` epochs, back to back in one compiled call where the
         mini-batches divide the data; returns each epoch's mean cost."""
         m, n = self.batch_size, self._n
-        orders = [self._rng.permutation(n).astype(np.int32) for _ in range(epochs)]
+        orders = [
+            self._rng.permutation(n).astype(np.int32) if self._reshuffle else np.arange(n, dtype=np.int32)
+            for _ in range(epochs)
+        ]
         full = n // m
         if n % m == 0:
             batches = np.concatenate(orders).reshape(epochs * full, m)
-            return (m * np.asarray(self._epoch(batches, full)) / n).tolist()
+            return (m * np.asarray(self._epoch(batches, np.int32(full))) / n).tolist()
         costs = []
         for order in orders:  # the last mini-batch is smaller: it gets a step of its own
-            total = m * float(self._epoch(order[: full * m].reshape(full, m), full)[0]) if full else 0.0
+            total = m * float(self._epoch(order[: full * m].reshape(full, m), np.int32(full))[0]) if full else 0.0
             total += (n % m) * float(self._step(order[full * m :]))
             costs.append(total / n)
         return costs

@@ -69,6 +69,14 @@ class Session:
     callbacks: tuple = ()
     verbose: int = 1
 
+    def training_set(self):
+        """The training images: the book's 50,000, or the expanded 250,000 (uint8)."""
+        if self.recipe.expanded:
+            from nndl_keras.data import expanded_training
+
+            return expanded_training(self.data)
+        return self.data.training
+
     def say(self, *args):
         if self.verbose:
             print(*args, flush=True)
@@ -96,10 +104,17 @@ class Session:
             own = self.recipe.callbacks(hp, self.data) if self.recipe.callbacks else []
             callbacks = own + list(self.callbacks)
         keras.utils.set_random_seed(seed)
-        training = self.data.training.take(hp.train_size)
+        training = self.training_set().take(hp.train_size)
         model = self.recipe.build(hp)
         trainer = make_engine(
-            model, training.x, training.y, hp.batch_size, seed, engine=self.engine, jit_compile=self.recipe.xla
+            model,
+            training.x,
+            training.y,
+            hp.batch_size,
+            seed,
+            engine=self.engine,
+            jit_compile=self.recipe.xla,
+            reshuffle=self.recipe.reshuffle,
         )
         self.say(f"{label or 'Training'} (seed {seed}, engine {trainer.name}, backend {keras.backend.backend()})")
         every = evaluate_every or hp.epochs
@@ -109,6 +124,9 @@ class Session:
 
 def _fit(trainer, hp, data, training, monitor, every, callbacks, say):
     model = trainer.model
+    if training.x.dtype == np.uint8 and any(m.startswith("training_") for m in monitor):
+        # Expanded images are uint8; measure them in [0, 1] like the rest.
+        training = type(training)(training.x.astype(np.float32) / 255, training.y)
     sets = {"training": training, "validation": data.validation, "test": data.test}
     history = {"epoch": [], "loss": [], "seconds": [], **{m: [] for m in monitor}}
     for callback in callbacks:

@@ -1,0 +1,66 @@
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="nndl_keras")
+class VotingEnsemble(keras.Model):
+    """Several trained classifiers combined, as chapter 6 combines five nets.
+
+    With `voting="plurality"` (the book's way) each member votes for its most
+    probable class and the class with the most votes wins; a tie goes to the
+    class voted for by the earliest member, as the book's `Counter.most_common`
+    does. The output is the vote count per class (plus a tie-breaking fraction
+    below one), so `argmax` gives the winner and Keras's accuracy metrics apply.
+    With `voting="mean"` the output is the members' mean probability.
+
+    Args:
+        members: the trained Keras models, all with the same input and
+            class-probability output.
+        voting: `"plurality"` or `"mean"`.
+        **kwargs: base `Model` arguments (`name`, ...).
+
+    Example:
+
+    >>> import numpy as np, keras
+    >>> def member(bias):
+    ...     m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, activation="softmax")])
+    ...     m.set_weights([np.zeros((2, 3)), np.array(bias, "float32")])
+    ...     return m
+    >>> vote = VotingEnsemble([member([0, 1, 0]), member([0, 1, 0]), member([1, 0, 0])])
+    >>> int(np.argmax(vote.predict(np.zeros((1, 2)), verbose=0)))
+    1
+    """
+
+    def __init__(self, members, voting="plurality", **kwargs):
+        super().__init__(**kwargs)
+        if voting not in ("plurality", "mean"):
+            raise ValueError(f"voting must be 'plurality' or 'mean', got {voting!r}")
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = list(members)
+        self.voting = voting
+
+    def call(self, inputs, training=False):
+        outputs = [member(inputs, training=training) for member in self.members]
+        if self.voting == "mean":
+            return ops.mean(ops.stack(outputs), axis=0)
+        classes = outputs[0].shape[-1]
+        votes = 0.0
+        for k, probabilities in enumerate(outputs):
+            ballot = ops.one_hot(ops.argmax(probabilities, axis=-1), classes, dtype=probabilities.dtype)
+            # A vote counts 1; the earliest member's ballots also carry a bonus
+            # 0.25·2^-k, which sums to under one and so only ever breaks ties.
+            votes = votes + ballot * (1.0 + 0.25 * 2.0**-k)
+        return votes
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {"members": [keras.saving.serialize_keras_object(m) for m in self.members], "voting": self.voting}
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        members = [keras.saving.deserialize_keras_object(m) for m in config.pop("members")]
+        return cls(members, **config)
