@@ -17,12 +17,11 @@ Times vary between runs on shared machines; compare the ratios within one run.
 import argparse
 import json
 import os
-import resource
-import subprocess
-import sys
 import time
 
 import numpy as np
+
+from harness import each_in_own_process, peak_rss_mib
 
 METHODS = ("runner", "fit", "numpy-book", "numpy-matrix")
 
@@ -70,8 +69,7 @@ def measure(method, data_dir, epochs):
             else:
                 book_sgd_epoch(params, x64, y, order, eta=3.0, batch_size=10)
             times.append(time.perf_counter() - tick)
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"method": method, "seconds_per_epoch": float(np.median(times)), "peak_rss_mib": round(peak_mib, 1)}
+    return {"method": method, "seconds_per_epoch": float(np.median(times)), "peak_rss_mib": peak_rss_mib()}
 
 
 def book_sgd_epoch(params, x, y, order, eta, batch_size):
@@ -101,14 +99,8 @@ def main():
     if args.one:
         print(json.dumps(measure(args.one, args.data_dir, args.epochs)))
         return
-    results = {}
-    for method in METHODS:
-        command = [sys.executable, __file__, "--one", method, "--epochs", str(args.epochs)]
-        if args.data_dir:
-            command += ["--data-dir", args.data_dir]
-        done = subprocess.run(command, capture_output=True, text=True, check=True)
-        results[method] = json.loads(done.stdout.strip().splitlines()[-1])
-        print(f"measured {method}", file=sys.stderr, flush=True)
+    extra = ["--epochs", str(args.epochs)] + (["--data-dir", args.data_dir] if args.data_dir else [])
+    results = each_in_own_process(__file__, METHODS, extra)
     runner = results["runner"]["seconds_per_epoch"]
     print(f"{'method':<14} {'s/epoch':>8} {'runner is':>11} {'peak RSS':>10}")
     for method, r in results.items():

@@ -10,19 +10,9 @@ Usage: python benchmarks/gradient_monitor_overhead.py [--data-dir DIR] [--epochs
 
 import argparse
 import os
-import resource
-import time
 
-import numpy as np
-
-
-def timed(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        tick = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - tick)
-    return float(np.median(times))
+from harness import median_seconds as timed
+from harness import peak_rss_mib
 
 
 def main():
@@ -62,7 +52,7 @@ def main():
     print(f"runner: {epoch:.3f} s/epoch; one measurement {1000 * measurement:.1f} ms; overhead {100 * measurement / epoch:.2f}%")
     overhead = fit_times["with"] / fit_times["without"] - 1
     print(f"fit:    {fit_times['without']:.3f} s/epoch without, {fit_times['with']:.3f} with; overhead {100 * overhead:+.2f}%")
-    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    print(f"peak RSS {peak_rss_mib():.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from nndl_keras._startup import import_keras
 
 import_keras()
 
-from nndl_keras import callbacks, initializers, layers, losses, regularizers  # noqa: E402  (registers the parts)
+from nndl_keras import callbacks, initializers, layers, losses, models, regularizers  # noqa: E402  (registers the parts)
 from nndl_keras.errors import NNDLError  # noqa: E402
 
 
@@ -21,4 +21,4 @@ def run(recipe, **kwargs):
     return _run(recipe, **kwargs)
 
 
-__all__ = ["NNDLError", "callbacks", "initializers", "layers", "losses", "regularizers", "run"]
+__all__ = ["NNDLError", "callbacks", "initializers", "layers", "losses", "models", "regularizers", "run"]

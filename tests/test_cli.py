@@ -24,6 +24,8 @@ def test_show_prints_hyperparameters_and_book_result():
         (("run", "ch1-sdg"), ("did you mean ch1-sgd",)),
         (("run", "ch1-sgd", "--eta", "-1"), ("eta must be positive",)),
         (("run", "ch1-sgd", "--batch-size", "0"), ("batch size must be at least 1",)),
+        (("run", "ch1-sgd", "--train-size", "60000"), ("train size 60000 exceeds the 50000 training images",)),
+        (("run", "ch1-sgd", "--members", "3"), ("unknown hyperparameter(s): members",)),
         (("run", "ch1-sgd", "--epochs", "abc"), ("'--epochs'",)),
         (("run", "ch1-sgd", "--data-dir", "/no/such/dir"), ("/no/such/dir does not exist", "--data-dir")),
         (("run", "ch1-sgd", "--no-such-option"), ("--no-such-option",)),

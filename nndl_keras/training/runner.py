@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 from nndl_keras import __version__
-from nndl_keras.data import load_mnist
+from nndl_keras.data import expanded_training, load_mnist
 from nndl_keras.errors import NNDLError
 from nndl_keras.training import outputs
 from nndl_keras.training.session import Session, accuracy
@@ -45,6 +45,7 @@ def run(
     seed=0,
     runs=None,
     engine="auto",
+    steps_per_execution=1,
     callbacks=(),
     verbose=1,
     overwrite=False,
@@ -61,6 +62,8 @@ def run(
             run with the best validation accuracy; defaults to the number of
             runs the book took the best of (`recipe.book.runs`).
         engine: `"auto"`, `"fused"` or `"fit"` (see `training.engines`).
+        steps_per_execution: mini-batches per device call for the fit engine
+            (an accelerator wants hundreds with the book's mini-batch of 10).
         callbacks: more Keras callbacks, called at the start and end of
             training and of every epoch (not per batch: the fused engine runs
             an epoch in one call), after the recipe's own.
@@ -81,9 +84,24 @@ def run(
         raise NNDLError(f"runs must be at least 1, got {runs}")
 
     started = time.perf_counter()
-    data = load_mnist(data_dir)  # before creating anything: bad data leaves no empty run behind
+    # Everything that can be refused is checked before the output directory exists.
+    data = load_mnist(data_dir)
+    available = len(expanded_training(data)) if recipe.expanded else len(data.training)
+    if hp.train_size > available:
+        kind = "expanded training images" if recipe.expanded else "training images"
+        raise NNDLError(f"train size {hp.train_size} exceeds the {available} {kind}")
     out = outputs.prepare_output_dir(output_dir, recipe.name, overwrite=overwrite)
-    session = Session(recipe, hp, data, out, seed=seed, engine=engine, callbacks=tuple(callbacks), verbose=verbose)
+    session = Session(
+        recipe,
+        hp,
+        data,
+        out,
+        seed=seed,
+        engine=engine,
+        steps_per_execution=steps_per_execution,
+        callbacks=tuple(callbacks),
+        verbose=verbose,
+    )
     session.say(f"{recipe.name}: {recipe.description}")
     session.say(f"  data: {data.source}; book: {recipe.book.describe()}")
 

@@ -66,6 +66,7 @@ class Session:
     output_dir: object
     seed: int = 0
     engine: str = "auto"
+    steps_per_execution: int = 1
     callbacks: tuple = ()
     verbose: int = 1
 
@@ -115,6 +116,7 @@ class Session:
             engine=self.engine,
             jit_compile=self.recipe.xla,
             reshuffle=self.recipe.reshuffle,
+            steps_per_execution=self.steps_per_execution,
         )
         self.say(f"{label or 'Training'} (seed {seed}, engine {trainer.name}, backend {keras.backend.backend()})")
         every = evaluate_every or hp.epochs

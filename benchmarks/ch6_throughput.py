@@ -1,0 +1,69 @@
+"""Training images per second of the ch6-dropout net (the ensemble's member), side by side.
+
+Methods, each in its own process, on the expanded training set (uint8, scaled
+on the fly), mini-batch 10, network3's fixed order:
+
+- runner-graph: the runner's fused engine as a TensorFlow graph (what
+  ch6-dropout uses on a CPU: oneDNN convolutions);
+- runner-xla: the same loop compiled by XLA;
+- fit: a plain `model.fit(x, y, batch_size=10)` of the same model on float32 images.
+
+Usage: python benchmarks/ch6_throughput.py [--data-dir DIR] [--images N]
+"""
+
+import argparse
+import json
+import os
+
+from harness import each_in_own_process, median_seconds, peak_rss_mib
+
+METHODS = ("runner-graph", "runner-xla", "fit")
+
+
+def measure(method, data_dir, images):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+    import numpy as np
+
+    from nndl_keras import recipes
+    from nndl_keras.data import expanded_training, load_mnist
+    from nndl_keras.training import make_engine
+
+    training = expanded_training(load_mnist(data_dir)).take(images)
+    keras.utils.set_random_seed(0)
+    model = recipes.create_model("ch6-dropout")
+    if method == "fit":
+        x = training.x.astype(np.float32) / 255
+
+        def epoch():
+            model.fit(x, training.y, batch_size=10, epochs=1, shuffle=False, verbose=0)
+
+    else:
+        engine = make_engine(model, training.x, training.y, 10, 0, engine="fused", jit_compile=method == "runner-xla", reshuffle=False)
+        epoch = engine.train_epoch
+    epoch()  # warm-up: tracing, compilation, oneDNN primitives
+    seconds = median_seconds(epoch, 2)
+    return {"method": method, "images_per_second": images / seconds, "peak_rss_mib": peak_rss_mib()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=os.environ.get("NNDL_KERAS_DATA_DIR"))
+    parser.add_argument("--images", type=int, default=10_000, help="images per timed epoch")
+    parser.add_argument("--one", choices=METHODS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure(args.one, args.data_dir, args.images)))
+        return
+    extra = ["--images", str(args.images)] + (["--data-dir", args.data_dir] if args.data_dir else [])
+    results = each_in_own_process(__file__, METHODS, extra)
+    base = results["fit"]["images_per_second"]
+    print(f"{'method':<14} {'images/s':>9} {'vs fit':>7} {'peak RSS':>10}")
+    for method, r in results.items():
+        print(f"{method:<14} {r['images_per_second']:>9.0f} {r['images_per_second'] / base:>6.2f}x {r['peak_rss_mib']:>7.0f} MiB")
+    full = 5 * 40 * 250_000 / results["runner-graph"]["images_per_second"] / 3600
+    print(f"the book's ensemble (5 x 40 epochs x 250,000 images) at the runner's rate: {full:.1f} h")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Chapter 6: the expanded data, network3's nets, and the voting ensemble end to end."""
+
+import json
+import shutil
+
+import keras
+import numpy as np
+import pytest
+
+from helpers import run_cli, run_python
+from nndl_keras import recipes
+from nndl_keras.data import expand, shifted_copies
+from nndl_keras.layers import DIRECTIONS, shift_images
+from test_parts import book_shift
+
+
+def test_expanded_set_is_the_books_construction(mnist):
+    images = mnist.training.x[:200].reshape(-1, 28, 28)
+    copies = shifted_copies(images)
+    for k, direction in enumerate(DIRECTIONS, start=1):
+        book = np.stack([book_shift(image, direction) for image in images])
+        np.testing.assert_array_equal(copies[:, k], book)
+        np.testing.assert_array_equal(copies[:, k], np.asarray(shift_images(images, direction)))
+    np.testing.assert_array_equal(copies[:, 0], images)
+
+
+def test_expanded_set_size_type_and_content(mnist):
+    expanded = expand(mnist.training)
+    assert expanded.x.shape == (250_000, 784) and expanded.x.dtype == np.uint8
+    assert expanded.x.nbytes < 300 * 2**20
+    assert np.array_equal(np.bincount(expanded.y), 5 * np.bincount(mnist.training.y))
+    # A sample of expanded images: each is one of its source image's five versions.
+    raw = np.rint(mnist.training.x.reshape(-1, 28, 28) * 255).astype(np.uint8)
+    versions = shifted_copies(raw).reshape(-1, 784)
+    rows = {row.tobytes(): i // 5 for i, row in enumerate(versions[:5000])}
+    found = [rows.get(row.tobytes()) for row in expanded.x[:20_000]]
+    matched = [(i, src) for i, src in enumerate(found) if src is not None]
+    assert len(matched) > 200  # about 2% of the sample comes from the first 1,000 images
+    assert all(expanded.y[i] == mnist.training.y[src] for i, src in matched)
+
+
+def test_network3_net_has_the_books_shape_and_initialisation():
+    keras.utils.set_random_seed(0)
+    model = recipes.create_model("ch6-relu")
+    shapes = {layer.name: [tuple(w.shape) for w in layer.weights] for layer in model.layers if layer.weights}
+    assert shapes["conv_1"] == [(5, 5, 1, 20), (20,)] and shapes["conv_2"] == [(5, 5, 20, 40), (40,)]
+    assert shapes["fc_1"] == [(640, 100), (100,)] and shapes["softmax"] == [(100, 10), (10,)]
+    weights = {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
+    assert np.std(weights["conv_1"][0]) == pytest.approx(0.089, rel=0.15)
+    assert np.std(weights["fc_1"][0]) == pytest.approx(0.1, rel=0.1)
+    assert not np.any(weights["softmax"][0]) and not np.any(weights["softmax"][1])
+    assert model.optimizer.learning_rate.numpy() == pytest.approx(0.03)
+    assert len(model.losses) == 4  # L2 on both conv layers, the FC layer and the softmax
+
+
+def test_ensemble_end_to_end_resumes_and_reloads(tmp_path, mnist_dir, mnist):
+    out = tmp_path / "ens"
+    args = ("run", "ch6-ensemble", "--members", "3", "--epochs", "1", "--train-size", "10000",
+            "--data-dir", mnist_dir, "--output-dir", out, "--quiet")
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(metrics["members"]) == 3
+    assert metrics["ensemble_test_accuracy"] >= metrics["mean_member_test_accuracy"]
+    assert metrics["errors"] == round((1 - metrics["ensemble_test_accuracy"]) * 10_000)
+    assert metrics["hyperparameters"]["options"]["members"] == 3
+    for name in ("ensemble_errors.png", "filters_layer1.png", "filters_layer2.png", "learning_curve.png"):
+        if name != "learning_curve.png":
+            assert (out / name).read_bytes()[:4] == b"\x89PNG", name
+    assert sorted(p.name for p in (out / "members").iterdir()) == [f"member-{k}.keras" for k in (1, 2, 3)]
+
+    # The saved ensemble gives the same votes in a fresh process.
+    code = f"""
+import keras, numpy as np, nndl_keras
+from nndl_keras.data import load_mnist
+test = load_mnist({str(mnist_dir)!r}).test
+ensemble = keras.saving.load_model({str(out / "ensemble.keras")!r})
+print(int((ensemble.predict(test.x, verbose=0).argmax(1) != test.y).sum()))
+"""
+    reloaded = run_python(code)
+    assert reloaded.returncode == 0, reloaded.stderr[-2000:]
+    assert int(reloaded.stdout.strip().splitlines()[-1]) == metrics["errors"]
+
+    # Interrupted after two members: started again, it trains only the third.
+    (out / "metrics.json").unlink()
+    (out / "members" / "member-3.keras").unlink()
+    again = run_cli(*args[:-1])
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("not trained again") == 2 and "Member 3/3 (seed 2" in again.stdout
+    resumed = json.loads((out / "metrics.json").read_text())
+    assert [m["test_accuracy"] for m in resumed["members"][:2]] == [m["test_accuracy"] for m in metrics["members"][:2]]
