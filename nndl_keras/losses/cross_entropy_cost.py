@@ -1,11 +1,12 @@
 import keras
 from keras import ops
 
+from nndl_keras.losses._base import OutputCost
 from nndl_keras.losses._targets import as_vectors
 
 
 @keras.saving.register_keras_serializable(package="nndl_keras")
-class CrossEntropyCost(keras.losses.Loss):
+class CrossEntropyCost(OutputCost):
     """The book's cross-entropy cost for sigmoid outputs (chapter 3, equation 63).
 
     C_x = −Σ_j [y_j ln a_j + (1 − y_j) ln(1 − a_j)], summed over the output
@@ -32,21 +33,10 @@ class CrossEntropyCost(keras.losses.Loss):
     1.3863
     """
 
-    def __init__(
-        self, from_logits=False, reduction="sum_over_batch_size", name="cross_entropy_cost", dtype=None
-    ):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.from_logits = from_logits
+    def __init__(self, from_logits=False, reduction="sum_over_batch_size", name="cross_entropy_cost", dtype=None):
+        super().__init__(from_logits=from_logits, reduction=reduction, name=name, dtype=dtype)
 
     def call(self, y_true, y_pred):
         y_true = as_vectors(y_true, y_pred)
         per_output = ops.binary_crossentropy(y_true, y_pred, from_logits=self.from_logits)
         return ops.sum(per_output, axis=-1)
-
-    def get_config(self):
-        return {
-            "from_logits": self.from_logits,
-            "name": self.name,
-            "reduction": self.reduction,
-            "dtype": self.dtype,
-        }

@@ -1,9 +1,11 @@
 import keras
 from keras import ops
 
+from nndl_keras.losses._base import OutputCost
+
 
 @keras.saving.register_keras_serializable(package="nndl_keras")
-class LogLikelihoodCost(keras.losses.Loss):
+class LogLikelihoodCost(OutputCost):
     """The book's log-likelihood cost for softmax outputs (chapter 3, equation 80).
 
     C_x = −ln a_y, where y is the correct digit; averaged over the mini-batch.
@@ -27,11 +29,8 @@ class LogLikelihoodCost(keras.losses.Loss):
     1.3863
     """
 
-    def __init__(
-        self, from_logits=False, reduction="sum_over_batch_size", name="log_likelihood_cost", dtype=None
-    ):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.from_logits = from_logits
+    def __init__(self, from_logits=False, reduction="sum_over_batch_size", name="log_likelihood_cost", dtype=None):
+        super().__init__(from_logits=from_logits, reduction=reduction, name=name, dtype=dtype)
 
     def call(self, y_true, y_pred):
         if len(y_true.shape) == len(y_pred.shape) - 1:
@@ -39,11 +38,3 @@ class LogLikelihoodCost(keras.losses.Loss):
                 ops.cast(y_true, "int32"), y_pred, from_logits=self.from_logits
             )
         return ops.categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits)
-
-    def get_config(self):
-        return {
-            "from_logits": self.from_logits,
-            "name": self.name,
-            "reduction": self.reduction,
-            "dtype": self.dtype,
-        }
