@@ -1,7 +1,6 @@
 """Chapter 6: the expanded data, network3's nets, and the voting ensemble end to end."""
 
 import json
-import shutil
 
 import keras
 import numpy as np
