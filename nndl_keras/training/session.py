@@ -153,7 +153,8 @@ def _fit(trainer, hp, data, training, monitor, every, callbacks, say):
         seconds = (time.perf_counter() - tick) / chunk
         epoch += chunk
         logs = {"loss": losses[-1]}
-        if epoch % every == 0 or epoch == hp.epochs or callbacks:
+        measured = epoch % every == 0 or epoch == hp.epochs or bool(callbacks)
+        if measured:
             logs.update(_measure(model, trainer, hp, sets, monitor))
             history["epoch"].append(epoch)
             history["loss"].append(float(np.mean(losses)))
@@ -164,7 +165,7 @@ def _fit(trainer, hp, data, training, monitor, every, callbacks, say):
         for key, value in logs.items():  # what callbacks added (gradient norms, ...)
             if key != "loss" and key not in monitor:
                 history.setdefault(key, []).append(value)
-        if epoch in history["epoch"]:
+        if measured:
             shown = " - ".join(f"{k}: {logs[k]:.4f}" for k in ("loss", *monitor))
             say(f"Epoch {epoch}/{hp.epochs} - {seconds:.2f}s - {shown}")
     call("on_train_end")
