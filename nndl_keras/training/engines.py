@@ -40,7 +40,19 @@ def make_engine(model, x, y, batch_size, seed, engine="auto", jit_compile=True, 
     raise ValueError(f"unknown engine {engine!r}: use 'auto', 'fused' or 'fit'")
 
 
-class FitSGD:
+class _Engine:
+    """What the engines share: the book's epoch order, and one epoch as a run of one."""
+
+    def _order(self, n):
+        """This epoch's order of the examples: reshuffled, or the data's own (network3)."""
+        return self._rng.permutation(n).astype(np.int32) if self._reshuffle else np.arange(n, dtype=np.int32)
+
+    def train_epoch(self):
+        """Runs one epoch; returns the cost averaged over its examples (as `fit` reports)."""
+        return self.train_epochs(1)[0]
+
+
+class FitSGD(_Engine):
     """One `model.fit` epoch per call: works on every backend and strategy."""
 
     name = "fit"
@@ -54,24 +66,23 @@ class FitSGD:
             config["steps_per_execution"] = steps_per_execution
             model.compile_from_config(config)
 
-    def train_epoch(self):
-        """Runs one epoch; returns the cost averaged over its examples."""
-        order = self._rng.permutation(len(self.y)) if self._reshuffle else np.arange(len(self.y))
-        x = self.x[order]
-        if x.dtype == np.uint8:
-            x = x.astype(np.float32) / 255
-        history = self.model.fit(x, self.y[order], batch_size=self.batch_size, epochs=1, shuffle=False, verbose=0)
-        return float(history.history["loss"][-1])
-
     def train_epochs(self, epochs):
-        """Runs `epochs` epochs; returns each one's mean cost."""
-        return [self.train_epoch() for _ in range(epochs)]
+        """Runs `epochs` epochs, one `fit` each; returns each one's mean cost."""
+        costs = []
+        for _ in range(epochs):
+            order = self._order(len(self.y))
+            x = self.x[order]
+            if x.dtype == np.uint8:
+                x = x.astype(np.float32) / 255
+            history = self.model.fit(x, self.y[order], batch_size=self.batch_size, epochs=1, shuffle=False, verbose=0)
+            costs.append(float(history.history["loss"][-1]))
+        return costs
 
     def predict(self, x):
         return self.model.predict(x, batch_size=PREDICT_BATCH, verbose=0)
 
 
-class FusedSGD:
+class FusedSGD(_Engine):
     """A whole epoch as one compiled TensorFlow loop over in-memory tensors."""
 
     name = "fused"
@@ -127,18 +138,11 @@ class FusedSGD:
         )
         return totals
 
-    def train_epoch(self):
-        """Runs one epoch; returns the cost averaged over its examples (as `fit` reports)."""
-        return self.train_epochs(1)[0]
-
     def train_epochs(self, epochs):
         """Runs `epochs` epochs, back to back in one compiled call where the
         mini-batches divide the data; returns each epoch's mean cost."""
         m, n = self.batch_size, self._n
-        orders = [
-            self._rng.permutation(n).astype(np.int32) if self._reshuffle else np.arange(n, dtype=np.int32)
-            for _ in range(epochs)
-        ]
+        orders = [self._order(n) for _ in range(epochs)]
         full = n // m
         if n % m == 0:
             batches = np.concatenate(orders).reshape(epochs * full, m)
@@ -158,7 +162,7 @@ class FusedSGD:
         return np.concatenate(outputs)
 
 
-class FusedJaxSGD:
+class FusedJaxSGD(_Engine):
     """A whole epoch as one jitted `jax.lax.scan` of Keras's stateless `train_step`."""
 
     name = "fused"
@@ -208,17 +212,13 @@ class FusedJaxSGD:
             for variable, value in zip(variables, values):
                 variable.assign(value)
 
-    def train_epoch(self):
-        """Runs one epoch; returns the cost averaged over its examples."""
-        return self.train_epochs(1)[0]
-
     def train_epochs(self, epochs):
-        """Runs `epochs` epochs; returns each one's mean cost."""
+        """Runs `epochs` epochs, one jitted scan each; returns each one's mean cost."""
         m, n = self.batch_size, self._n
         full = n // m
         costs = []
         for _ in range(epochs):
-            order = self._rng.permutation(n) if self._reshuffle else np.arange(n)
+            order = self._order(n)
             state, running = self._run(self._state(), self._jnp.asarray(order[: full * m].reshape(full, m)))
             cost = float(running[-1])  # Keras's running mean over the epoch's mini-batches
             if n % m:
