@@ -77,6 +77,7 @@ def show(name):
 def _training_options(command):
     options = [
         click.option("--data-dir", type=click.Path(file_okay=False), help="MNIST directory (else $NNDL_KERAS_DATA_DIR, else tensorflow-datasets)."),
+        click.option("--allow-unverified", is_flag=True, help="Use MNIST files whose SHA-256 is not MNIST's."),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed for weights and shuffling."),
         click.option("--engine", type=click.Choice(["auto", "fused", "fit"]), default="auto", show_default=True, help="How epochs run: one compiled loop, or model.fit."),
         click.option("--quiet", is_flag=True, help="No progress output."),
@@ -98,13 +99,16 @@ def _training_options(command):
 @click.option("--output-dir", type=click.Path(), help="Where to write (default: runs/NAME-TIME).")
 @click.option("--overwrite", is_flag=True, help="Allow an output directory that holds a run.")
 @_training_options
-def run(name, epochs, batch_size, eta, lmbda, train_size, members, runs, output_dir, overwrite, data_dir, seed, engine, quiet):
+def run(
+    name, epochs, batch_size, eta, lmbda, train_size, members, runs, output_dir, overwrite, data_dir, allow_unverified, seed, engine, quiet
+):
     """Train NAME with the book's hyperparameters and write metrics, model and plot."""
     import nndl_keras
 
     nndl_keras.run(
         name,
         data_dir=data_dir,
+        allow_unverified=allow_unverified,
         output_dir=output_dir,
         overwrite=overwrite,
         seed=seed,
@@ -127,7 +131,7 @@ def run(name, epochs, batch_size, eta, lmbda, train_size, members, runs, output_
 @click.option("--epochs-scale", type=float, default=1.0, show_default=True, help="Multiply every recipe's epochs (at least 1).")
 @click.option("--output-dir", type=click.Path(), help="Where to write (default: runs/reproduce-TIME).")
 @_training_options
-def reproduce(chapter, only, exclude, epochs_scale, output_dir, data_dir, seed, engine, quiet):
+def reproduce(chapter, only, exclude, epochs_scale, output_dir, data_dir, allow_unverified, seed, engine, quiet):
     """Run the registered recipes and tabulate book against measured."""
     from nndl_keras.reproduce import reproduce as reproduce_all
 
@@ -138,6 +142,7 @@ def reproduce(chapter, only, exclude, epochs_scale, output_dir, data_dir, seed, 
         epochs_scale=epochs_scale,
         output_dir=output_dir,
         data_dir=data_dir,
+        allow_unverified=allow_unverified,
         seed=seed,
         engine=engine,
         verbose=0 if quiet else 1,

@@ -61,3 +61,22 @@ def test_no_tensorflow_banner_on_the_terminal():
 def test_help_and_version():
     assert "reproduce" in run_cli("--help").stdout
     assert run_cli("--version").returncode == 0
+
+
+def test_checksum_failure_is_one_line_and_allow_unverified_runs(tmp_path, mnist_dir):
+    import shutil
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz"):
+        shutil.copy(mnist_dir / name, data / name)
+    from nndl_keras.data import read_idx, write_idx
+
+    labels = read_idx(mnist_dir / "t10k-labels-idx1-ubyte.gz").copy()
+    labels[0] = (labels[0] + 1) % 10
+    write_idx(data / "t10k-labels-idx1-ubyte.gz", labels)
+    refused = run_cli("run", "ch1-darkness", "--data-dir", data, "--output-dir", tmp_path / "out")
+    assert_one_line_error(refused, "t10k-labels-idx1-ubyte.gz: SHA-256", "--allow-unverified")
+    assert not (tmp_path / "out").exists()
+    allowed = run_cli("run", "ch1-darkness", "--data-dir", data, "--output-dir", tmp_path / "out", "--allow-unverified")
+    assert allowed.returncode == 0, allowed.stderr

@@ -86,8 +86,10 @@ def test_wrong_counts_are_refused(tmp_path, mnist_dir):
         shutil.copy(mnist_dir / name, tmp_path / name)
     write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", np.zeros((5, 28, 28), np.uint8))
     write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.zeros(5, np.uint8))
-    with pytest.raises(DataError, match="5 test images and 5 labels, MNIST has 10000"):
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte.gz: SHA-256"):
         load_mnist(tmp_path)
+    with pytest.raises(DataError, match="5 test images and 5 labels, MNIST has 10000"):
+        load_mnist(tmp_path, verify=False)
 
 
 def test_truncated_real_file_is_named(tmp_path, mnist_dir):
@@ -126,3 +128,17 @@ def test_host_check_gives_up_quickly_on_a_closed_port():
     tick = time.perf_counter()
     assert mnist._host_reachable(("127.0.0.1", 9), timeout=2.0) is False
     assert time.perf_counter() - tick < 3
+
+
+def test_a_changed_pixel_fails_the_checksum_unless_allowed(tmp_path, mnist_dir, mnist):
+    train_x, train_y, test_x, test_y = _raw(mnist)
+    test_x[0, 14, 14] ^= 1  # one bit of one pixel
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", train_x)
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", train_y)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", test_x)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", test_y)
+    with pytest.raises(DataError) as info:
+        load_mnist(tmp_path)
+    assert "t10k-images-idx3-ubyte.gz: SHA-256" in str(info.value) and "--allow-unverified" in str(info.value)
+    loaded = load_mnist(tmp_path, verify=False)
+    assert loaded.test.x[0, 14 * 28 + 14] != mnist.test.x[0, 14 * 28 + 14]

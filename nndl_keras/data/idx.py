@@ -6,6 +6,7 @@ Files may be gzip-compressed; that is detected from the content, not the name.
 """
 
 import gzip
+import hashlib
 import math
 import struct
 import zlib
@@ -44,12 +45,16 @@ def read_bytes(path):
         raise DataError(f"{path}: corrupt gzip file ({e})") from None
 
 
-def read_idx(path):
+def read_idx(path, sha256=None):
     """Reads one IDX file into a NumPy array of its declared shape.
+
+    Args:
+        path: the file, gzipped or not.
+        sha256: if given, the hex SHA-256 the decompressed content must have.
 
     Raises:
         DataError: one line naming `path` when the file is missing, not IDX,
-            truncated or carries trailing data.
+            truncated, carries trailing data or fails its checksum.
     """
     raw = read_bytes(path)
     if len(raw) < 4:
@@ -70,6 +75,13 @@ def read_idx(path):
             f"{path}: {what}: header declares shape {shape} ({expected} bytes) "
             f"but {found} bytes follow"
         )
+    if sha256 is not None:
+        digest = hashlib.sha256(raw).hexdigest()
+        if digest != sha256:
+            raise DataError(
+                f"{path}: SHA-256 {digest[:16]}... is not the known MNIST digest {sha256[:16]}...; "
+                "replace the file, or pass --allow-unverified to use it anyway"
+            )
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
 
 

@@ -38,6 +38,13 @@ _IDX_FILES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
+# SHA-256 of the decompressed IDX files (the originals from LeCun's site).
+SHA256 = {
+    "train_images": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train_labels": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "test_images": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "test_labels": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
 _NPZ_NAME = "mnist.npz"
 _TFDS_HOST = ("storage.googleapis.com", 443)
 
@@ -76,12 +83,14 @@ class MNIST:
     source: str
 
 
-def load_mnist(data_dir=None):
+def load_mnist(data_dir=None, verify=True):
     """Loads MNIST with the book's 50,000 / 10,000 / 10,000 split.
 
     Args:
         data_dir: directory holding the IDX files or `mnist.npz`. Defaults to
             `$NNDL_KERAS_DATA_DIR`; when neither is set, tensorflow-datasets.
+        verify: check the IDX files' SHA-256 against MNIST's known digests
+            (`mnist.npz` and tensorflow-datasets carry no such digests).
 
     Returns:
         An `MNIST` whose splits hold float32 pixels in [0, 1] and int32 labels.
@@ -98,7 +107,7 @@ def load_mnist(data_dir=None):
     """
     data_dir = data_dir or os.environ.get(DATA_DIR_ENV) or None
     if data_dir is not None:
-        return _load_directory(str(Path(data_dir).expanduser().resolve()))
+        return _load_directory(str(Path(data_dir).expanduser().resolve()), bool(verify))
     return _load_tfds(os.environ.get("TFDS_DATA_DIR"))
 
 
@@ -145,14 +154,14 @@ def _find(directory, stem):
 
 
 @functools.lru_cache(maxsize=4)
-def _load_directory(data_dir):
+def _load_directory(data_dir, verify=True):
     directory = Path(data_dir)
     if not directory.is_dir():
         raise DataError(f"MNIST directory {data_dir} does not exist; {HOW_TO_SUPPLY}")
     npz = directory / _NPZ_NAME
     paths = {key: _find(directory, stem) for key, stem in _IDX_FILES.items()}
     if all(paths.values()):
-        arrays = {key: read_idx(path) for key, path in paths.items()}
+        arrays = {key: read_idx(path, SHA256[key] if verify else None) for key, path in paths.items()}
         _check_uint8(arrays, paths)
         return book_split(**arrays, source=data_dir)
     if npz.is_file():
