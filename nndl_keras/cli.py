@@ -30,7 +30,7 @@ class _OneLineErrors(click.Group):
         except click.ClickException as e:
             _fail(e.format_message().splitlines()[0], USAGE_ERROR)
         except NNDLError as e:
-            _fail(str(e), USAGE_ERROR)
+            _fail(str(e), e.exit_code)
         except KeyboardInterrupt:
             _fail("interrupted", 130)
         sys.exit(result if isinstance(result, int) else 0)
@@ -78,8 +78,9 @@ def _training_options(command):
     options = [
         click.option("--data-dir", type=click.Path(file_okay=False), help="MNIST directory (else $NNDL_KERAS_DATA_DIR, else tensorflow-datasets)."),
         click.option("--allow-unverified", is_flag=True, help="Use MNIST files whose SHA-256 is not MNIST's."),
-        click.option("--seed", type=int, default=0, show_default=True, help="Seed for weights and shuffling."),
-        click.option("--engine", type=click.Choice(["auto", "fused", "fit"]), default="auto", show_default=True, help="How epochs run: one compiled loop, or model.fit."),
+        click.option("--seed", type=int, help="Seed for weights, shuffling and dropout  [default: 0]."),
+        click.option("--engine", type=click.Choice(["auto", "fused", "fit"]), help="How epochs run: one compiled loop, or model.fit  [default: auto]."),
+        click.option("--tensorboard", is_flag=True, help="Also write TensorBoard logs to OUTPUT_DIR/tensorboard."),
         click.option("--quiet", is_flag=True, help="No progress output."),
     ]
     for option in reversed(options):
@@ -97,23 +98,43 @@ def _training_options(command):
 @click.option("--members", type=int, help="Ensembles: how many members (the book: 5).")
 @click.option("--runs", type=int, help="Train N times (seeds SEED..SEED+N-1), keep the best on validation (default: as the book).")
 @click.option("--output-dir", type=click.Path(), help="Where to write (default: runs/NAME-TIME).")
-@click.option("--overwrite", is_flag=True, help="Allow an output directory that holds a run.")
+@click.option("--overwrite", is_flag=True, help="Start again in an output directory that holds a run.")
+@click.option("--resume", is_flag=True, help="Continue the interrupted run in --output-dir from its last epoch.")
 @_training_options
 def run(
-    name, epochs, batch_size, eta, lmbda, train_size, members, runs, output_dir, overwrite, data_dir, allow_unverified, seed, engine, quiet
+    name,
+    epochs,
+    batch_size,
+    eta,
+    lmbda,
+    train_size,
+    members,
+    runs,
+    output_dir,
+    overwrite,
+    resume,
+    data_dir,
+    allow_unverified,
+    seed,
+    engine,
+    tensorboard,
+    quiet,
 ):
     """Train NAME with the book's hyperparameters and write metrics, model and plot."""
     import nndl_keras
+    from nndl_keras.errors import Diverged
 
-    nndl_keras.run(
+    result = nndl_keras.run(
         name,
         data_dir=data_dir,
         allow_unverified=allow_unverified,
         output_dir=output_dir,
         overwrite=overwrite,
+        resume=resume,
         seed=seed,
         runs=runs,
         engine=engine,
+        tensorboard=tensorboard,
         verbose=0 if quiet else 1,
         epochs=epochs,
         batch_size=batch_size,
@@ -122,6 +143,12 @@ def run(
         train_size=train_size,
         members=members,
     )
+    diverged = result.metrics.get("diverged")
+    if diverged:
+        raise Diverged(
+            f"{name} diverged at epoch {diverged['epoch']} (cost {diverged['cost']}); "
+            f"the model before it is in {result.output_dir}"
+        )
 
 
 @main.command()
@@ -131,7 +158,7 @@ def run(
 @click.option("--epochs-scale", type=float, default=1.0, show_default=True, help="Multiply every recipe's epochs (at least 1).")
 @click.option("--output-dir", type=click.Path(), help="Where to write (default: runs/reproduce-TIME).")
 @_training_options
-def reproduce(chapter, only, exclude, epochs_scale, output_dir, data_dir, allow_unverified, seed, engine, quiet):
+def reproduce(chapter, only, exclude, epochs_scale, output_dir, data_dir, allow_unverified, seed, engine, tensorboard, quiet):
     """Run the registered recipes and tabulate book against measured."""
     from nndl_keras.reproduce import reproduce as reproduce_all
 
@@ -145,6 +172,7 @@ def reproduce(chapter, only, exclude, epochs_scale, output_dir, data_dir, allow_
         allow_unverified=allow_unverified,
         seed=seed,
         engine=engine,
+        tensorboard=tensorboard,
         verbose=0 if quiet else 1,
     )
     click.echo(report.markdown)

@@ -1,12 +1,20 @@
 """Errors a user can fix.
 
-The CLI prints any `NNDLError` as one line and exits with status 2; everything
-else is a bug and keeps its traceback.
+The CLI prints any `NNDLError` as one line and exits with its `exit_code` (2
+for bad input); everything else is a bug and keeps its traceback.
 """
 
 
 class NNDLError(Exception):
     """Base class of the errors that are the user's to fix (bad input, missing data)."""
+
+    exit_code = 2
+
+
+class Diverged(NNDLError):
+    """Training stopped because the cost was no longer finite (η too large, say)."""
+
+    exit_code = 1
 
 
 class DataError(NNDLError):

@@ -1,6 +1,7 @@
 """What a recipe is: one of the book's models, its hyperparameters and its result, as data."""
 
 import dataclasses
+import math
 from typing import Any, Callable, Mapping, Optional
 
 from nndl_keras.errors import RecipeError
@@ -89,13 +90,14 @@ class Hyperparameters:
         object.__setattr__(self, "layers", tuple(self.layers))
         object.__setattr__(self, "options", dict(self.options))
         checks = [
-            (self.eta > 0, f"eta must be positive, got {self.eta}"),
-            (self.lmbda >= 0, f"lmbda must be zero or positive, got {self.lmbda}"),
+            (0 < self.eta < math.inf, f"eta must be positive and finite, got {self.eta}"),
+            (0 <= self.lmbda < math.inf, f"lmbda must be zero or positive and finite, got {self.lmbda}"),
             (0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}"),
             (0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}"),
             (self.batch_size >= 1, f"batch size must be at least 1, got {self.batch_size}"),
             (self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
             (self.train_size >= 1, f"train size must be at least 1, got {self.train_size}"),
+            (self.options.get("members", 1) >= 1, f"members must be at least 1, got {self.options.get('members')}"),
             (
                 self.batch_size <= self.train_size,
                 f"batch size {self.batch_size} exceeds the training-set size {self.train_size}",

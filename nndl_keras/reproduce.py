@@ -1,6 +1,7 @@
 """Run many recipes and tabulate the book's numbers against the measured ones."""
 
 import dataclasses
+import json
 import time
 from pathlib import Path
 
@@ -62,8 +63,15 @@ def reproduce(
         if verbose:
             print(f"[{index}/{len(selected)}] {recipe.name} ({epochs} epochs)")
         tick = time.perf_counter()
-        result = run(recipe, output_dir=root / recipe.name, epochs=epochs, verbose=verbose, **run_kwargs)
-        metrics = result.metrics
+        folder = root / recipe.name
+        if (folder / outputs.METRICS_FILE).exists():  # finished before this reproduction was interrupted
+            with open(folder / outputs.METRICS_FILE) as f:
+                metrics = json.load(f)
+            if verbose:
+                print(f"  finished earlier: {folder / outputs.METRICS_FILE}")
+        else:
+            resume = (folder / outputs.RUN_FILE).exists()  # interrupted in this recipe
+            metrics = run(recipe, output_dir=folder, epochs=epochs, verbose=verbose, resume=resume, **run_kwargs).metrics
         rows.append(
             {
                 "recipe": recipe.name,

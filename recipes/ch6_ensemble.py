@@ -1,6 +1,5 @@
 """Chapter 6's headline: five dropout convnets voting, 99.67% (33 errors in 10,000)."""
 
-import keras
 import numpy as np
 
 from nndl_keras import plots
@@ -17,8 +16,9 @@ SHOWN_ERRORS = 66  # the book shows its 33; a short run has many more
 def train_members(session):
     """Trains the members one after another, saving each as it finishes.
 
-    A member already saved in the output directory (an interrupted run started
-    again with the same --output-dir) is loaded, not trained again.
+    Each member is one of the session's trainings, so an interrupted run
+    resumed with `--resume` takes its finished members from their checkpoints
+    and goes on with the unfinished one from its last epoch.
     """
     hp = session.hp
     count = hp.options["members"]
@@ -26,18 +26,12 @@ def train_members(session):
     folder.mkdir(exist_ok=True)
     members, member_metrics = [], []
     for k in range(count):
-        path = folder / f"member-{k + 1}.keras"
-        if path.exists():
-            session.say(f"Member {k + 1}/{count}: found {path}, not trained again")
-            model = keras.saving.load_model(path)
-            history = None
-        else:
-            trained = session.train(seed=session.seed + k, label=f"Member {k + 1}/{count}")
-            model, history = trained.model, trained.history
-            outputs.save_model(model, path)
+        trained = session.train(seed=session.seed + k, label=f"Member {k + 1}/{count}")
+        model = trained.model
+        outputs.save_model(model, folder / f"member-{k + 1}.keras")
         members.append(model)
         test = accuracy(model.predict(session.data.test.x, batch_size=1000, verbose=0), session.data.test.y)
-        member_metrics.append({"member": k + 1, "seed": session.seed + k, "test_accuracy": test, "history": history})
+        member_metrics.append({"member": k + 1, "seed": session.seed + k, "test_accuracy": test, "history": trained.history})
 
     ensemble = VotingEnsemble(members, voting="plurality", name="ensemble")
     test = session.data.test
@@ -85,6 +79,5 @@ register(
         experiment=train_members,
         xla=False,
         expanded=True,
-        reshuffle=False,
     )
 )

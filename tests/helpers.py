@@ -1,26 +1,45 @@
 """Helpers shared by the tests (on sys.path through setup.cfg's pytest `pythonpath`)."""
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
-def run_cli(*args, env=None, cwd=None, timeout=600):
-    """Runs the installed `nndl-keras` command, as from a user's shell; returns the CompletedProcess."""
+def cli_env(env=None):
+    """The environment of a user's shell, plus `env`."""
     # Importing TensorFlow in this test process set TF_CPP_MIN_LOG_LEVEL=1;
     # a user's shell has no such setting.
     inherited = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    full_env = {**inherited, **(env or {})}
+    return {**inherited, **(env or {})}
+
+
+def run_cli(*args, env=None, cwd=None, timeout=600):
+    """Runs the installed `nndl-keras` command, as from a user's shell; returns the CompletedProcess."""
     return subprocess.run(
         ["nndl-keras", *map(str, args)],
         capture_output=True,
         text=True,
-        env=full_env,
+        env=cli_env(env),
         cwd=cwd,
         timeout=timeout,
     )
+
+
+def kill_when(args, is_moment):
+    """Starts `nndl-keras *args`, SIGKILLs it at the first stdout line for which
+    `is_moment(lines so far)` holds; returns the lines it printed."""
+    process = subprocess.Popen(["nndl-keras", *map(str, args)], stdout=subprocess.PIPE, text=True, env=cli_env())
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if is_moment(lines):
+            process.send_signal(signal.SIGKILL)
+            break
+    assert process.wait(timeout=60) == -signal.SIGKILL, "".join(lines)
+    return lines
 
 
 def run_python(code, env=None, timeout=600):

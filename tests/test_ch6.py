@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import run_cli, run_python
+from helpers import kill_when, run_cli, run_python
 from nndl_keras import recipes
 from nndl_keras.data import expand, shifted_copies
 from nndl_keras.layers import DIRECTIONS, shift_images
@@ -80,11 +80,16 @@ print(int((ensemble.predict(test.x, verbose=0).argmax(1) != test.y).sum()))
     assert reloaded.returncode == 0, reloaded.stderr[-2000:]
     assert int(reloaded.stdout.strip().splitlines()[-1]) == metrics["errors"]
 
-    # Interrupted after two members: started again, it trains only the third.
-    (out / "metrics.json").unlink()
-    (out / "members" / "member-3.keras").unlink()
-    again = run_cli(*args[:-1])
+    # Killed while the third member trains: resumed, it takes the first two
+    # from their checkpoints and ends with the same votes.
+    killed = tmp_path / "killed"
+    printed = kill_when(
+        (*args[:-3], "--output-dir", killed), lambda lines: lines[-1].startswith("Member 3/3")
+    )
+    assert not (killed / "metrics.json").exists(), printed
+    again = run_cli(*args[:-3], "--output-dir", killed, "--resume")
     assert again.returncode == 0, again.stderr
-    assert again.stdout.count("not trained again") == 2 and "Member 3/3 (seed 2" in again.stdout
-    resumed = json.loads((out / "metrics.json").read_text())
-    assert [m["test_accuracy"] for m in resumed["members"][:2]] == [m["test_accuracy"] for m in metrics["members"][:2]]
+    assert again.stdout.count("Resumed after epoch 1/1") == 2 and "Member 3/3 (seed 2" in again.stdout
+    resumed = json.loads((killed / "metrics.json").read_text())
+    assert [m["test_accuracy"] for m in resumed["members"]] == [m["test_accuracy"] for m in metrics["members"]]
+    assert resumed["misclassified"] == metrics["misclassified"]

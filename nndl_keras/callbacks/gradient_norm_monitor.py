@@ -130,6 +130,16 @@ class GradientNormMonitor(keras.callbacks.Callback):
             if logs is not None:
                 logs.update(norms)
 
+    # -- resuming (nndl_keras.training.checkpoints) -----------------------
+
+    def get_state(self):
+        """The measurements so far, as JSON-able data."""
+        return {"table": self.table, "epoch": self._epoch}
+
+    def set_state(self, state):
+        self.table = [dict(row) for row in state["table"]]
+        self._epoch = state["epoch"]
+
     # -- outputs -----------------------------------------------------------
 
     def keys(self):

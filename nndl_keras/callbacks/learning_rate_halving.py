@@ -62,6 +62,14 @@ class LearningRateHalving(keras.callbacks.Callback):
                 self.model.stop_training = True
         logs["learning_rate"] = eta
 
+    def get_state(self):
+        """What the schedule has seen, for resuming a run (JSON-able)."""
+        return {"initial": self.initial, "best": self.best, "wait": self.wait, "halvings": self.halvings}
+
+    def set_state(self, state):
+        self.initial, self.best, self.wait = state["initial"], state["best"], state["wait"]
+        self.halvings = list(state["halvings"])
+
     def get_config(self):
         return {
             "monitor": self.monitor,

@@ -14,6 +14,7 @@ Where the data comes from, in order:
 
 import dataclasses
 import functools
+import logging
 import os
 import socket
 import zipfile
@@ -209,7 +210,15 @@ def _load_tfds(tfds_data_dir):
         import tensorflow_datasets as tfds
     except ImportError:
         raise DataError(f"tensorflow-datasets is not installed; {HOW_TO_SUPPLY}") from None
-    builder = tfds.builder("mnist", data_dir=tfds_data_dir)
+    # An empty version folder left by an interrupted download makes tfds log a
+    # warning on the terminal; the error below says what matters.
+    absl_logger = logging.getLogger("absl")
+    level = absl_logger.level
+    absl_logger.setLevel(logging.ERROR)
+    try:
+        builder = tfds.builder("mnist", data_dir=tfds_data_dir)
+    finally:
+        absl_logger.setLevel(level)
     if not builder.is_prepared():
         # tfds retries an unreachable download for minutes; ask the host first.
         if not _host_reachable(_TFDS_HOST):

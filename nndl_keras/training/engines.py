@@ -47,6 +47,13 @@ class _Engine:
         """This epoch's order of the examples: reshuffled, or the data's own (network3)."""
         return self._rng.permutation(n).astype(np.int32) if self._reshuffle else np.arange(n, dtype=np.int32)
 
+    def rng_state(self):
+        """The shuffling generator's state (JSON-able), for checkpoints."""
+        return self._rng.bit_generator.state
+
+    def set_rng_state(self, state):
+        self._rng.bit_generator.state = state
+
     def train_epoch(self):
         """Runs one epoch; returns the cost averaged over its examples (as `fit` reports)."""
         return self.train_epochs(1)[0]

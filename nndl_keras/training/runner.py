@@ -7,11 +7,16 @@
   training cost and validation/test accuracy, the summary numbers, the book's
   number, wall time and library versions;
 - `model.keras`: the trained model (SGD recipes);
-- `learning_curve.png`: accuracy and cost per epoch beside the book's number.
+- `learning_curve.png`: accuracy and cost per epoch beside the book's number;
+- `run.json`: the call's settings, so that `resume=True` can repeat it;
+- `checkpoints/`: each training's state after its last completed epoch, while
+  the run is unfinished (see `training.checkpoints`);
+- `tensorboard/`: TensorBoard logs, with `tensorboard=True`.
 """
 
 import dataclasses
 import platform
+import shutil
 import sys
 import time
 
@@ -26,6 +31,7 @@ from nndl_keras.training.session import Session, accuracy
 
 MODEL_FILE = "model.keras"
 CURVE_FILE = "learning_curve.png"
+CHECKPOINTS = "checkpoints"
 
 
 @dataclasses.dataclass
@@ -42,14 +48,17 @@ def run(
     *,
     data_dir=None,
     output_dir=None,
-    seed=0,
+    seed=None,
     runs=None,
-    engine="auto",
-    steps_per_execution=1,
+    engine=None,
+    steps_per_execution=None,
     callbacks=(),
     verbose=1,
     overwrite=False,
+    resume=False,
     allow_unverified=False,
+    deterministic=True,
+    tensorboard=False,
     **overrides,
 ):
     """Trains and evaluates one recipe and writes its outputs.
@@ -58,30 +67,58 @@ def run(
         recipe: a `Recipe` or a registered recipe name.
         data_dir: MNIST directory (see `nndl_keras.data.load_mnist`).
         output_dir: where to write; a new `runs/<name>-<time>` when `None`.
-        seed: seeds weights, shuffling and dropout (recorded in the metrics).
+        seed: seeds weights, shuffling and dropout (default 0; recorded in
+            the metrics).
         runs: train this many times (seeds `seed`, `seed + 1`, ...) and keep the
             run with the best validation accuracy; defaults to the number of
             runs the book took the best of (`recipe.book.runs`).
-        engine: `"auto"`, `"fused"` or `"fit"` (see `training.engines`).
+        engine: `"auto"` (default), `"fused"` or `"fit"` (see `training.engines`).
         steps_per_execution: mini-batches per device call for the fit engine
-            (an accelerator wants hundreds with the book's mini-batch of 10).
+            (default 1; an accelerator wants hundreds with the book's
+            mini-batch of 10).
         callbacks: more Keras callbacks, called at the start and end of
             training and of every epoch (not per batch: the fused engine runs
             an epoch in one call), after the recipe's own.
         verbose: 0 silent, 1 progress on the terminal.
-        overwrite: allow an `output_dir` that already holds a run.
+        overwrite: allow an `output_dir` that already holds a run (finished
+            or interrupted): it is started again.
+        resume: continue the interrupted run in `output_dir` from its last
+            completed epoch, with the settings it was started with (its
+            `run.json`); settings given here must agree with them.
         allow_unverified: use MNIST files whose SHA-256 is not MNIST's.
+        deterministic: on TensorFlow, enable deterministic ops, so that the
+            same seed gives the same numbers (`tf.config.experimental.
+            enable_op_determinism`; it stays enabled in this process).
+        tensorboard: also write TensorBoard logs (every epoch's measurements
+            and what the recipe's callbacks add, such as gradient norms).
         **overrides: hyperparameters to change (`epochs=3`, `eta=0.5`, ...).
 
     Returns:
-        A `RunResult`.
+        A `RunResult`. When the cost stopped being finite, training stopped:
+        `metrics["diverged"]` says at which epoch, and the model is the last
+        one before it.
     """
     from nndl_keras import recipes
 
     if isinstance(recipe, str):
         recipe = recipes.get(recipe)
-    hp = recipe.hparams.replace(**overrides)
-    runs = recipe.book.runs if runs is None else runs
+    call = {
+        "recipe": recipe.name,
+        "overrides": {k: v for k, v in overrides.items() if v is not None},
+        "seed": seed,
+        "runs": runs,
+        "engine": engine,
+        "steps_per_execution": steps_per_execution,
+    }
+    if resume:
+        if overwrite:
+            raise NNDLError("--resume continues a run and --overwrite starts it again: choose one")
+        call = outputs.resumed_call(output_dir, call)
+    # The defaults, resolved and recorded in run.json, so that a resumed run repeats them.
+    for key, default in (("seed", 0), ("runs", recipe.book.runs), ("engine", "auto"), ("steps_per_execution", 1)):
+        call[key] = default if call[key] is None else call[key]
+    seed, runs, engine, steps_per_execution = (call[k] for k in ("seed", "runs", "engine", "steps_per_execution"))
+    hp = recipe.hparams.replace(**call["overrides"])
     if runs < 1:
         raise NNDLError(f"runs must be at least 1, got {runs}")
 
@@ -92,7 +129,18 @@ def run(
     if hp.train_size > available:
         kind = "expanded training images" if recipe.expanded else "training images"
         raise NNDLError(f"train size {hp.train_size} exceeds the {available} {kind}")
-    out = outputs.prepare_output_dir(output_dir, recipe.name, overwrite=overwrite)
+    if tensorboard:
+        _check_tensorboard()
+    out = outputs.prepare_output_dir(output_dir, recipe.name, overwrite=overwrite, resume=resume)
+    if not resume:
+        shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # an overwritten run's
+        outputs.write_json(out / outputs.RUN_FILE, call)
+    if deterministic and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    if tensorboard:
+        callbacks = [*callbacks, _tensorboard(out)]
     session = Session(
         recipe,
         hp,
@@ -103,6 +151,8 @@ def run(
         steps_per_execution=steps_per_execution,
         callbacks=tuple(callbacks),
         verbose=verbose,
+        checkpoints=out / CHECKPOINTS,
+        resume=resume,
     )
     session.say(f"{recipe.name}: {recipe.description}")
     session.say(f"  data: {data.source}; book: {recipe.book.describe()}")
@@ -117,6 +167,8 @@ def run(
         trained, trials = _best_of(session, runs)
         model, history, engine_name = trained.model, trained.history, trained.engine
         extra = {"runs": trials, "seed": trained.seed}
+        if trained.diverged:
+            extra["diverged"] = trained.diverged
 
     metrics = summarize(recipe, hp, history) if history else _describe(recipe, hp)
     metrics.update(extra)
@@ -138,6 +190,7 @@ def run(
 
         plots.learning_curve(history, out / CURVE_FILE, title=f"{recipe.name}: {recipe.description}", book=recipe.book)
     outputs.write_json(out / outputs.METRICS_FILE, metrics)
+    shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # finished: nothing left to resume
     session.say(_verdict(metrics))
     session.say(f"  wrote {out}")
     return RunResult(metrics=metrics, output_dir=out, model=model)
@@ -149,11 +202,26 @@ def _best_of(session, runs):
     for run_seed in range(session.seed, session.seed + runs):
         label = f"Run {run_seed - session.seed + 1}/{runs}" if runs > 1 else None
         trained = session.train(seed=run_seed, label=label)
-        score = max(trained.history["validation_accuracy"])
+        score = max(trained.history["validation_accuracy"], default=None)  # none if it diverged at once
         trials.append({"seed": run_seed, "best_validation_accuracy": score})
-        if best is None or score > max(best.history["validation_accuracy"]):
+        if trained.diverged:
+            trials[-1]["diverged"] = trained.diverged
+        if best is None or (score is not None and score > max(best.history["validation_accuracy"], default=-1)):
             best = trained
     return best, trials
+
+
+def _check_tensorboard():
+    if keras.backend.backend() != "tensorflow":
+        raise NNDLError("--tensorboard needs the TensorFlow backend")
+    try:
+        import tensorboard  # noqa: F401  (TensorFlow's summaries need it; TF no longer installs it)
+    except ImportError:
+        raise NNDLError("--tensorboard needs TensorBoard: pip install 'nndl-keras[tensorboard]'") from None
+
+
+def _tensorboard(out):
+    return keras.callbacks.TensorBoard(log_dir=str(out / "tensorboard"), write_graph=False)
 
 
 def _run_baseline(recipe, hp, data):
@@ -185,6 +253,8 @@ def _describe(recipe, hp):
 def summarize(recipe, hp, history):
     """The metrics of a finished training, measured the way the book measured its number."""
     metrics = _describe(recipe, hp)
+    if not history.get("epoch"):  # diverged in its first epoch: nothing measured
+        return {**metrics, "history": history, "epochs_run": 0}
     metrics.update(history=history, epochs_run=history["epoch"][-1], seconds_per_epoch=float(np.mean(history["seconds"])))
     validation, test = history.get("validation_accuracy"), history.get("test_accuracy")
     if not validation or not test:
@@ -210,6 +280,8 @@ def summarize(recipe, hp, history):
 
 
 def _verdict(metrics):
+    if metrics.get("diverged"):
+        return f"  diverged at epoch {metrics['diverged']['epoch']} (cost {metrics['diverged']['cost']}); kept the model before it"
     if metrics.get("measured_accuracy") is None:
         return "  done"
     measured = f"{100 * metrics['measured_accuracy']:.2f}%"

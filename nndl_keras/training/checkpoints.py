@@ -1,0 +1,109 @@
+"""Resumable trainings: after every completed epoch, everything needed to go on.
+
+A run killed at any point (Ctrl-C, SIGTERM, SIGKILL, a preempted Colab) loses
+at most the epoch it was in. Each training of a run has its own folder under
+`<output_dir>/checkpoints/` holding:
+
+- `variables-<epoch>.npz`: every variable of the model (weights, the dropout
+  layers' seed-generator states) and of its optimizer (iteration count, η);
+- `state.json`: the epoch reached, the history so far, the engine's shuffling
+  RNG, the state of callbacks that keep one (`get_state`/`set_state`), and the
+  settings the training was started with.
+
+`state.json` is written last (atomically), so it always names a complete
+variables file; the variables of older epochs are deleted after it.
+Keras's `BackupAndRestore` does the same for `fit`; the runner's fused engines
+need their own because an epoch there is one compiled call, not a `fit`.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from nndl_keras.errors import NNDLError
+from nndl_keras.training import outputs
+
+STATE_FILE = "state.json"
+
+
+def _variables(model):
+    """The model's variables, then its optimizer's (once each, in a fixed order)."""
+    seen, found = set(), []
+    optimizer = getattr(model, "optimizer", None)
+    for variable in [*model.variables, *(optimizer.variables if optimizer is not None else [])]:
+        if id(variable) not in seen:
+            seen.add(id(variable))
+            found.append(variable)
+    return found
+
+
+class Checkpoint:
+    """One training's resumable state in `folder`.
+
+    Args:
+        folder: where the files live (created on the first save).
+        settings: what the training was started with (recipe, hyperparameters,
+            seed, engine); a resumed training must match them.
+    """
+
+    def __init__(self, folder, settings):
+        self.folder = Path(folder)
+        self.settings = json.loads(json.dumps(settings))  # as it reads back from disk
+
+    def load(self):
+        """The saved state, or `None` when there is none; refuses another training's."""
+        path = self.folder / STATE_FILE
+        if not path.exists():
+            return None
+        try:
+            with open(path) as f:
+                state = json.load(f)
+        except (OSError, ValueError) as e:
+            raise NNDLError(f"cannot read checkpoint {path}: {e}") from None
+        if state.get("settings") != self.settings:
+            raise NNDLError(f"the checkpoint in {self.folder} was made with other settings; start again with --overwrite")
+        return state
+
+    def restore(self, state, model, engine, callbacks):
+        """Puts the saved variables, shuffling RNG and callback states back."""
+        path = self.folder / state["variables"]
+        try:
+            with np.load(path) as saved:
+                values = [saved[f"v{i}"] for i in range(len(saved.files))]
+        except (OSError, ValueError, KeyError) as e:
+            raise NNDLError(f"cannot read checkpoint {path}: {e}") from None
+        variables = _variables(model)
+        if len(values) != len(variables) or any(tuple(v.shape) != w.shape for v, w in zip(variables, values)):
+            raise NNDLError(f"the checkpoint in {self.folder} does not fit this model; start again with --overwrite")
+        for variable, value in zip(variables, values):
+            variable.assign(value)
+        engine.set_rng_state(state["rng"])
+        for callback, saved in zip(callbacks, state["callbacks"]):
+            if saved is not None and hasattr(callback, "set_state"):
+                callback.set_state(saved)
+
+    def save(self, model, engine, callbacks, epoch, history, finished=False):
+        """Saves the state after `epoch` completed epochs (atomically, state last)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"variables-{epoch}.npz"
+        values = {f"v{i}": np.asarray(v) for i, v in enumerate(_variables(model))}
+
+        def write(tmp):
+            with open(tmp, "wb") as f:
+                np.savez(f, **values)
+
+        outputs.atomic_write(self.folder / name, write)
+        state = {
+            "settings": self.settings,
+            "epoch": epoch,
+            "finished": finished,
+            "variables": name,
+            "rng": engine.rng_state(),
+            "history": history,
+            "callbacks": [c.get_state() if hasattr(c, "get_state") else None for c in callbacks],
+        }
+        outputs.write_json(self.folder / STATE_FILE, state)
+        for old in self.folder.glob("variables-*.npz"):
+            if old.name != name:
+                old.unlink()

@@ -1,0 +1,143 @@
+"""Bad input, generated (issue 8): any command line and any damaged MNIST file gets
+one line on stderr and exit status 2, never a traceback, never an output left behind."""
+
+import gzip
+import string
+import struct
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from nndl_keras import recipes
+from nndl_keras.cli import main
+from nndl_keras.data import read_idx
+from nndl_keras.errors import DataError
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+
+text = st.text(string.ascii_letters + string.digits + "-_.,/ ", max_size=12)
+number = st.one_of(
+    st.integers(-10**12, 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["nan", "inf", "-inf", "1e400", "0x10", ""]),
+    text,
+)
+OPTIONS = {
+    "--epochs": number,
+    "--batch-size": number,
+    "--eta": number,
+    "--lmbda": number,
+    "--train-size": number,
+    "--members": number,
+    "--runs": number,
+    "--seed": number,
+    "--engine": st.one_of(st.sampled_from(["auto", "fused", "fit"]), text),
+}
+FLAGS = ("--overwrite", "--resume", "--quiet", "--allow-unverified", "--tensorboard")
+
+
+@st.composite
+def command_lines(draw):
+    name = draw(st.one_of(st.sampled_from(recipes.names()), text))
+    chosen = draw(st.lists(st.sampled_from(sorted(OPTIONS)), unique=True, max_size=5))
+    # --option=value, so that a value such as "-1" is not read as an option.
+    words = [f"{option}={draw(OPTIONS[option])}" for option in chosen]
+    words += draw(st.lists(st.sampled_from(FLAGS), unique=True, max_size=2))
+    return ["run", name, *draw(st.permutations(words))]
+
+
+def invoke(args):
+    return CliRunner().invoke(main, [str(a) for a in args], prog_name="nndl-keras")
+
+
+def assert_one_line(result, args):
+    assert result.exit_code == 2, (args, result.exit_code, result.output, result.exception)
+    assert result.stdout == "", (args, result.stdout)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nndl-keras: error: "), (args, result.stderr)
+    assert "Traceback" not in result.stderr
+
+
+@SETTINGS
+@given(args=command_lines())
+def test_any_command_line_without_data_is_one_line_and_leaves_nothing(args):
+    # The data directory is empty, so even a valid command line stops, at the
+    # data, before any training: every case is refused, each with one line.
+    with tempfile.TemporaryDirectory() as tmp:
+        empty, out = Path(tmp, "empty"), Path(tmp, "out")
+        empty.mkdir()
+        result = invoke([*args, "--data-dir", empty, "--output-dir", out])
+        assert_one_line(result, args)
+        assert not out.exists(), args
+
+
+# -- damaged data files --------------------------------------------------------
+
+
+def idx_bytes(array):
+    array = np.asarray(array, dtype=np.uint8)
+    return bytes([0, 0, 8, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+
+
+GOOD = idx_bytes(np.arange(3 * 28 * 28).reshape(3, 28, 28) % 256)
+
+
+@st.composite
+def damaged(draw):
+    """A damaged IDX file's bytes, as a download or a disk can damage one."""
+    kind = draw(st.sampled_from(["truncated", "truncated-gzip", "magic", "counts", "not-gzip", "empty", "trailing"]))
+    if kind == "truncated":
+        return gzip.compress(GOOD[: draw(st.integers(0, len(GOOD) - 1))])
+    if kind == "truncated-gzip":
+        packed = gzip.compress(GOOD)
+        return packed[: draw(st.integers(2, len(packed) - 1))]
+    if kind == "magic":
+        magic = draw(st.binary(min_size=4, max_size=4))
+        assume(not (magic[:2] == b"\0\0" and magic[2] in (8, 9, 11, 12, 13, 14) and magic[3] == 3))
+        return gzip.compress(magic + GOOD[4:])
+    if kind == "counts":
+        shape = draw(st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1)))
+        assume(shape != (3, 28, 28))
+        return gzip.compress(GOOD[:4] + struct.pack(">3I", *shape) + GOOD[16:])
+    if kind == "not-gzip":
+        return b"\x1f\x8b" + draw(st.binary(max_size=200))
+    if kind == "trailing":
+        return gzip.compress(GOOD + draw(st.binary(min_size=1, max_size=50)))
+    return b""
+
+
+@SETTINGS
+@given(content=damaged())
+def test_a_damaged_idx_file_is_one_line_error(content, tmp_path):
+    path = tmp_path / "file.gz"
+    path.write_bytes(content)
+    with pytest.raises(DataError) as raised:
+        read_idx(path)
+    message = str(raised.value)
+    assert "\n" not in message and str(path) in message
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=damaged(), which=st.sampled_from(FILES), verify=st.booleans())
+def test_a_damaged_mnist_directory_is_refused_by_the_cli(content, which, verify, mnist_dir):
+    # The real MNIST with one file damaged; with --allow-unverified the damage
+    # itself is found, not just a wrong checksum.
+    with tempfile.TemporaryDirectory() as tmp:
+        data, out = Path(tmp, "data"), Path(tmp, "out")
+        data.mkdir()
+        for name in FILES:
+            (data / name).symlink_to(mnist_dir / name)
+        (data / which).unlink()
+        (data / which).write_bytes(content)
+        args = ["run", "ch1-darkness", "--data-dir", data, "--output-dir", out]
+        result = invoke(args + ([] if verify else ["--allow-unverified"]))
+        assert_one_line(result, args)
+        assert which in result.stderr and not out.exists()
+        if not verify:
+            assert "SHA-256" not in result.stderr

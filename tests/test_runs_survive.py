@@ -1,0 +1,85 @@
+"""Runs that survive (issue 8): resume after SIGKILL, divergence, determinism, refusals."""
+
+import json
+
+from helpers import assert_one_line_error, kill_when, run_cli
+
+# What differs between two identical runs: how long they took.
+TIMINGS = ("wall_time_seconds", "seconds_per_epoch")
+
+
+def comparable(metrics):
+    metrics = {k: v for k, v in metrics.items() if k not in TIMINGS}
+    metrics["history"] = {k: v for k, v in metrics["history"].items() if k != "seconds"}
+    return metrics
+
+
+def test_a_run_killed_mid_epoch_resumes_to_the_same_metrics(tmp_path, mnist_dir):
+    # Three runs of four epochs (the book's best of three): killed in the
+    # second run's third epoch, the first run comes back from its checkpoint.
+    args = ("run", "ch1-sgd", "--epochs", "4", "--data-dir", mnist_dir)
+    whole = run_cli(*args, "--output-dir", tmp_path / "whole", "--quiet")
+    assert whole.returncode == 0, whole.stderr
+
+    out = tmp_path / "killed"
+    printed = kill_when(
+        (*args, "--output-dir", out),
+        lambda lines: lines[-1].startswith("Epoch 2/4") and any(line.startswith("Run 2/3") for line in lines),
+    )
+    assert not (out / "metrics.json").exists()
+    saved = json.loads((out / "checkpoints" / "training-2" / "state.json").read_text())
+    assert saved["epoch"] in (1, 2) and not saved["finished"], printed
+
+    refused = run_cli("run", "ch1-sgd", "--data-dir", mnist_dir, "--output-dir", out)
+    assert_one_line_error(refused, "interrupted run", "--resume")
+    conflict = run_cli("run", "ch1-sgd", "--epochs", "5", "--resume", "--data-dir", mnist_dir, "--output-dir", out)
+    assert_one_line_error(conflict, "epochs=5 (the run has 4)")
+
+    resumed = run_cli("run", "ch1-sgd", "--resume", "--data-dir", mnist_dir, "--output-dir", out)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.count("Resumed after epoch") == 2  # run 1 finished, run 2 in the middle
+    assert f"Resumed after epoch {saved['epoch']}/4" in resumed.stdout
+    expected = json.loads((tmp_path / "whole" / "metrics.json").read_text())
+    assert comparable(json.loads((out / "metrics.json").read_text())) == comparable(expected)
+    assert not (out / "checkpoints").exists()  # finished: nothing left to resume
+    again = run_cli("run", "ch1-sgd", "--resume", "--data-dir", mnist_dir, "--output-dir", out)
+    assert_one_line_error(again, "finished run")
+
+
+def test_same_seed_same_metrics_and_the_seed_is_recorded(tmp_path, mnist_dir):
+    args = ("run", "ch6-relu", "--epochs", "1", "--train-size", "2000", "--seed", "7", "--data-dir", mnist_dir, "--quiet")
+    for name in ("a", "b"):
+        assert run_cli(*args, "--output-dir", tmp_path / name).returncode == 0
+    a, b = (json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("a", "b"))
+    assert a["seed"] == 7 and json.loads((tmp_path / "a" / "run.json").read_text())["seed"] == 7
+    assert comparable(a) == comparable(b)
+
+
+def test_divergence_stops_with_one_line_and_keeps_the_last_good_model(tmp_path, mnist_dir):
+    # ReLUs and η 100: the weights overflow in the first epoch and the cost is NaN.
+    out = tmp_path / "out"
+    result = run_cli("run", "ch6-relu", "--eta", "100", "--epochs", "3", "--train-size", "2000",
+                     "--data-dir", mnist_dir, "--output-dir", out, "--quiet")
+    assert result.returncode == 1, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line == f"nndl-keras: error: ch6-relu diverged at epoch 1 (cost nan); the model before it is in {out}"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["diverged"] == {"epoch": 1, "cost": "nan"} and metrics["epochs_run"] == 0
+
+    import keras
+    import numpy as np
+
+    model = keras.saving.load_model(out / "model.keras")
+    assert all(np.all(np.isfinite(w)) for w in model.get_weights())
+
+
+def test_tensorboard_logs_the_epochs(tmp_path, mnist_dir):
+    out = tmp_path / "out"
+    result = run_cli("run", "ch1-sgd", "--epochs", "2", "--runs", "1", "--tensorboard",
+                     "--data-dir", mnist_dir, "--output-dir", out, "--quiet")
+    assert result.returncode == 0, result.stderr
+    import tensorflow as tf
+
+    (events,) = (out / "tensorboard").rglob("events.out.tfevents.*")
+    tags = {v.tag for e in tf.compat.v1.train.summary_iterator(str(events)) for v in e.summary.value}
+    assert {"epoch_loss", "epoch_validation_accuracy", "epoch_test_accuracy"} <= tags
