@@ -75,11 +75,15 @@ def show(name):
 
 
 def _training_options(command):
+    """The options `run` and `reproduce` share; all but --quiet reach `nndl_keras.run` as they are named."""
     options = [
         click.option("--data-dir", type=click.Path(file_okay=False), help="MNIST directory (else $NNDL_KERAS_DATA_DIR, else tensorflow-datasets)."),
         click.option("--allow-unverified", is_flag=True, help="Use MNIST files whose SHA-256 is not MNIST's."),
         click.option("--seed", type=int, help="Seed for weights, shuffling and dropout  [default: 0]."),
-        click.option("--engine", type=click.Choice(["auto", "fused", "fit"]), help="How epochs run: one compiled loop, or model.fit  [default: auto]."),
+        click.option("--engine", type=click.Choice(["auto", "fused", "distributed", "fit"]), help="How epochs run: one compiled loop, train_step under tf.distribute, or model.fit  [default: auto]."),
+        click.option("--device", type=click.Choice(["auto", "cpu", "gpu", "tpu"]), help="Where to train; gpu/tpu distribute over all local ones  [default: auto]."),
+        click.option("--precision", type=click.Choice(["float32", "bfloat16"]), help="bfloat16: mixed precision for GPUs and TPUs  [default: float32]."),
+        click.option("--steps-per-execution", type=int, help="Mini-batches per compiled call for the fit and distributed engines  [default: 1, 100 distributed]."),
         click.option("--tensorboard", is_flag=True, help="Also write TensorBoard logs to OUTPUT_DIR/tensorboard."),
         click.option("--quiet", is_flag=True, help="No progress output."),
     ]
@@ -101,40 +105,18 @@ def _training_options(command):
 @click.option("--overwrite", is_flag=True, help="Start again in an output directory that holds a run.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --output-dir from its last epoch.")
 @_training_options
-def run(
-    name,
-    epochs,
-    batch_size,
-    eta,
-    lmbda,
-    train_size,
-    members,
-    runs,
-    output_dir,
-    overwrite,
-    resume,
-    data_dir,
-    allow_unverified,
-    seed,
-    engine,
-    tensorboard,
-    quiet,
-):
+def run(name, epochs, batch_size, eta, lmbda, train_size, members, runs, output_dir, overwrite, resume, quiet, **training):
     """Train NAME with the book's hyperparameters and write metrics, model and plot."""
     import nndl_keras
     from nndl_keras.errors import Diverged
 
+    # **training: the options shared with `reproduce`, named as nndl_keras.run names them.
     result = nndl_keras.run(
         name,
-        data_dir=data_dir,
-        allow_unverified=allow_unverified,
         output_dir=output_dir,
         overwrite=overwrite,
         resume=resume,
-        seed=seed,
         runs=runs,
-        engine=engine,
-        tensorboard=tensorboard,
         verbose=0 if quiet else 1,
         epochs=epochs,
         batch_size=batch_size,
@@ -142,6 +124,7 @@ def run(
         lmbda=lmbda,
         train_size=train_size,
         members=members,
+        **training,
     )
     diverged = result.metrics.get("diverged")
     if diverged:
@@ -158,7 +141,7 @@ def run(
 @click.option("--epochs-scale", type=float, default=1.0, show_default=True, help="Multiply every recipe's epochs (at least 1).")
 @click.option("--output-dir", type=click.Path(), help="Where to write (default: runs/reproduce-TIME).")
 @_training_options
-def reproduce(chapter, only, exclude, epochs_scale, output_dir, data_dir, allow_unverified, seed, engine, tensorboard, quiet):
+def reproduce(chapter, only, exclude, epochs_scale, output_dir, quiet, **training):
     """Run the registered recipes and tabulate book against measured."""
     from nndl_keras.reproduce import reproduce as reproduce_all
 
@@ -168,12 +151,8 @@ def reproduce(chapter, only, exclude, epochs_scale, output_dir, data_dir, allow_
         exclude=exclude,
         epochs_scale=epochs_scale,
         output_dir=output_dir,
-        data_dir=data_dir,
-        allow_unverified=allow_unverified,
-        seed=seed,
-        engine=engine,
-        tensorboard=tensorboard,
         verbose=0 if quiet else 1,
+        **training,
     )
     click.echo(report.markdown)
 

@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,14 +29,15 @@ def run_cli(*args, env=None, cwd=None, timeout=600):
     )
 
 
-def kill_when(args, is_moment):
-    """Starts `nndl-keras *args`, SIGKILLs it at the first stdout line for which
-    `is_moment(lines so far)` holds; returns the lines it printed."""
+def kill_when(args, is_moment, delay=0.0):
+    """Starts `nndl-keras *args`, SIGKILLs it `delay` seconds after the first
+    stdout line for which `is_moment(lines so far)` holds; returns the lines it printed."""
     process = subprocess.Popen(["nndl-keras", *map(str, args)], stdout=subprocess.PIPE, text=True, env=cli_env())
     lines = []
     for line in process.stdout:
         lines.append(line)
         if is_moment(lines):
+            time.sleep(delay)
             process.send_signal(signal.SIGKILL)
             break
     assert process.wait(timeout=60) == -signal.SIGKILL, "".join(lines)
@@ -43,9 +45,10 @@ def kill_when(args, is_moment):
 
 
 def run_python(code, env=None, timeout=600):
-    """Runs `code` in a fresh Python process; returns the CompletedProcess."""
+    """Runs `code` in a fresh Python process, against the installed package; returns the CompletedProcess."""
     return subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-P", "-c", code],  # -P: not the checkout in the working directory
+
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},

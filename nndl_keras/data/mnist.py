@@ -12,6 +12,7 @@ Where the data comes from, in order:
    seconds instead of retrying for minutes.
 """
 
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -204,22 +205,29 @@ def _host_reachable(address, timeout=3.0):
         return False
 
 
+@contextlib.contextmanager
+def _absl_errors_only():
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 @functools.lru_cache(maxsize=2)
 def _load_tfds(tfds_data_dir):
     try:
         import tensorflow_datasets as tfds
     except ImportError:
         raise DataError(f"tensorflow-datasets is not installed; {HOW_TO_SUPPLY}") from None
-    # An empty version folder left by an interrupted download makes tfds log a
-    # warning on the terminal; the error below says what matters.
-    absl_logger = logging.getLogger("absl")
-    level = absl_logger.level
-    absl_logger.setLevel(logging.ERROR)
-    try:
+    with _absl_errors_only():
+        # An empty version folder left by an interrupted download makes tfds log
+        # warnings on the terminal; the error below says what matters.
         builder = tfds.builder("mnist", data_dir=tfds_data_dir)
-    finally:
-        absl_logger.setLevel(level)
-    if not builder.is_prepared():
+        prepared = builder.is_prepared()
+    if not prepared:
         # tfds retries an unreachable download for minutes; ask the host first.
         if not _host_reachable(_TFDS_HOST):
             raise DataError(

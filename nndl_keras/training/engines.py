@@ -11,8 +11,11 @@ mini-batch to the gradient of the model's compiled loss, regularisation included
   the fused loop takes about 0.1 s.
 - `FusedJaxSGD` is the same on the JAX backend: Keras's stateless
   `train_step` under `jax.lax.scan`, one jitted call per epoch.
+- `DistributedSGD` runs Keras's own `train_step` under a `tf.distribute`
+  strategy (`strategy.run`), many steps per compiled call: the strategy splits
+  each global mini-batch across the replicas and all-reduces the gradients.
 - `FitSGD` calls `model.fit` for one epoch: any Keras backend, any
-  distribution strategy.
+  `keras.distribution`.
 """
 
 import keras
@@ -21,23 +24,54 @@ import numpy as np
 PREDICT_BATCH = 2000
 
 
-def make_engine(model, x, y, batch_size, seed, engine="auto", jit_compile=True, reshuffle=True, steps_per_execution=1):
-    """The engine named `engine` ("fused", "fit", or "auto": fused where it can run).
+def make_engine(
+    model,
+    x,
+    y,
+    batch_size,
+    seed,
+    engine="auto",
+    jit_compile=True,
+    reshuffle=True,
+    steps_per_execution=1,
+    static_shapes=False,
+    strategy=None,
+    distribution=None,
+):
+    """The engine named `engine` ("fused", "distributed", "fit", or "auto": the
+    distributed engine under a `tf.distribute` `strategy`, fit under a
+    `keras.distribution`, else fused where it can run).
 
     `x` may be uint8 pixels (the expanded set), scaled to [0, 1] as each
     mini-batch is taken. With `reshuffle=False` every epoch uses the data's own
-    order, as network3 does.
+    order, as network3 does. `static_shapes` (TPUs) drops a last mini-batch
+    smaller than the rest, so that every step has the same shape.
     """
     backend = keras.backend.backend()
+    if engine == "auto" and strategy is not None:
+        engine = "distributed"
+    if engine == "auto" and distribution is not None:
+        engine = "fit"
     if engine == "auto":
         engine = "fused" if backend in ("tensorflow", "jax") else "fit"
+    if engine == "distributed":
+        if strategy is None:
+            import tensorflow as tf
+
+            strategy = tf.distribute.get_strategy()
+        return DistributedSGD(
+            model, x, y, batch_size, seed, strategy, reshuffle=reshuffle, steps_per_execution=steps_per_execution,
+            static_shapes=static_shapes,
+        )
     if engine == "fused" and backend == "jax":
         return FusedJaxSGD(model, x, y, batch_size, seed, reshuffle=reshuffle)
     if engine == "fused":
         return FusedSGD(model, x, y, batch_size, seed, jit_compile=jit_compile, reshuffle=reshuffle)
     if engine == "fit":
-        return FitSGD(model, x, y, batch_size, seed, reshuffle=reshuffle, steps_per_execution=steps_per_execution)
-    raise ValueError(f"unknown engine {engine!r}: use 'auto', 'fused' or 'fit'")
+        return FitSGD(
+            model, x, y, batch_size, seed, reshuffle=reshuffle, steps_per_execution=steps_per_execution, static_shapes=static_shapes
+        )
+    raise ValueError(f"unknown engine {engine!r}: use 'auto', 'fused', 'distributed' or 'fit'")
 
 
 class _Engine:
@@ -60,33 +94,119 @@ class _Engine:
 
 
 class FitSGD(_Engine):
-    """One `model.fit` epoch per call: works on every backend and strategy."""
+    """One `model.fit` epoch per call: works on every backend, strategy and distribution.
+
+    On TensorFlow each epoch is a `tf.data` pipeline (the uint8 expanded set is
+    scaled per mini-batch, never copied as float), batched by the book's m:
+    under a `tf.distribute` strategy that is the global batch, which `fit`
+    splits across the replicas.
+    """
 
     name = "fit"
 
-    def __init__(self, model, x, y, batch_size, seed, reshuffle=True, steps_per_execution=1):
+    def __init__(self, model, x, y, batch_size, seed, reshuffle=True, steps_per_execution=1, static_shapes=False):
         self.model, self.x, self.y, self.batch_size = model, x, y, batch_size
         self._rng = np.random.default_rng(seed)
         self._reshuffle = reshuffle
+        self._static_shapes = static_shapes
         if steps_per_execution > 1:  # before any step, so recompiling loses nothing
             config = model.get_compile_config()
             config["steps_per_execution"] = steps_per_execution
             model.compile_from_config(config)
 
+    def _epoch_data(self, order):
+        x, y = self.x[order], self.y[order]
+        if keras.backend.backend() != "tensorflow":
+            return (x.astype(np.float32) / 255 if x.dtype == np.uint8 else x), y
+        import tensorflow as tf
+
+        data = tf.data.Dataset.from_tensor_slices((x, y)).batch(self.batch_size, drop_remainder=self._static_shapes)
+        if x.dtype == np.uint8:
+            data = data.map(lambda images, labels: (tf.cast(images, tf.float32) / 255.0, labels))
+        return data.prefetch(tf.data.AUTOTUNE), None
+
     def train_epochs(self, epochs):
         """Runs `epochs` epochs, one `fit` each; returns each one's mean cost."""
         costs = []
         for _ in range(epochs):
-            order = self._order(len(self.y))
-            x = self.x[order]
-            if x.dtype == np.uint8:
-                x = x.astype(np.float32) / 255
-            history = self.model.fit(x, self.y[order], batch_size=self.batch_size, epochs=1, shuffle=False, verbose=0)
+            x, y = self._epoch_data(self._order(len(self.y)))
+            batch = None if y is None else self.batch_size
+            history = self.model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0)
             costs.append(float(history.history["loss"][-1]))
         return costs
 
     def predict(self, x):
         return self.model.predict(x, batch_size=PREDICT_BATCH, verbose=0)
+
+
+class DistributedSGD(_Engine):
+    """Keras's `train_step` under a `tf.distribute` strategy, `steps_per_execution` steps per call.
+
+    Each epoch is a `tf.data` pipeline batched by the book's m, the global
+    batch, which `strategy.experimental_distribute_dataset` splits across the
+    replicas (and the workers); `strategy.run(model.train_step)` takes the step,
+    and Keras's optimizer all-reduces the gradients, so every replica applies
+    the mean gradient of the whole mini-batch, as the book does. Keras 3's own
+    `fit` cannot be used here: it fails under `MultiWorkerMirroredStrategy`
+    (keras-team/keras#20585) and runs one step per call under
+    `MirroredStrategy` (keras-team/keras#19246).
+    """
+
+    name = "distributed"
+
+    def __init__(self, model, x, y, batch_size, seed, strategy, reshuffle=True, steps_per_execution=100, static_shapes=False):
+        import tensorflow as tf
+
+        self.model, self.x, self.y, self.batch_size = model, x, y, batch_size
+        self._tf, self._strategy = tf, strategy
+        self._rng = np.random.default_rng(seed)
+        self._reshuffle = reshuffle
+        self._static_shapes = static_shapes
+        self._per_call = max(1, int(steps_per_execution))
+        first = x[:batch_size]
+        with strategy.scope():  # the loss, metrics and optimizer, built outside the compiled loop
+            model._symbolic_build(data_batch=(first.astype(np.float32) / 255 if first.dtype == np.uint8 else first, y[:batch_size]))
+            model.optimizer.build(model.trainable_variables)
+        self._steps = tf.function(self._run_steps)
+        self._forward = tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True)
+
+    def _run_steps(self, iterator, steps):
+        tf, strategy = self._tf, self._strategy
+        loss = tf.constant(0.0)
+        for _ in tf.range(steps):
+            logs = strategy.run(self.model.train_step, args=(next(iterator),))
+            loss = strategy.reduce("MEAN", logs["loss"], axis=None)
+        return loss
+
+    def _dataset(self, order):
+        tf = self._tf
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        data = tf.data.Dataset.from_tensor_slices((self.x[order], self.y[order]))
+        data = data.batch(self.batch_size, drop_remainder=self._static_shapes).with_options(options)
+        if self.x.dtype == np.uint8:
+            data = data.map(lambda images, labels: (tf.cast(images, tf.float32) / 255.0, labels))
+        return self._strategy.experimental_distribute_dataset(data.prefetch(tf.data.AUTOTUNE))
+
+    def train_epochs(self, epochs):
+        """Runs `epochs` epochs; returns each one's mean cost (Keras's running mean, over the replicas)."""
+        n, m = len(self.y), self.batch_size
+        steps = n // m if self._static_shapes else -(-n // m)
+        costs = []
+        for _ in range(epochs):
+            for metric in self.model.metrics:
+                metric.reset_state()
+            iterator = iter(self._dataset(self._order(n)))
+            for start in range(0, steps, self._per_call):
+                loss = self._steps(iterator, self._tf.constant(min(self._per_call, steps - start)))
+            costs.append(float(loss))
+        return costs
+
+    def predict(self, x):
+        outputs = [
+            np.asarray(self._forward(x[start : start + PREDICT_BATCH])) for start in range(0, len(x), PREDICT_BATCH)
+        ]
+        return np.concatenate(outputs)
 
 
 class FusedSGD(_Engine):

@@ -14,6 +14,7 @@
 - `tensorboard/`: TensorBoard logs, with `tensorboard=True`.
 """
 
+import contextlib
 import dataclasses
 import platform
 import shutil
@@ -26,12 +27,13 @@ import numpy as np
 from nndl_keras import __version__
 from nndl_keras.data import expanded_training, load_mnist
 from nndl_keras.errors import NNDLError
-from nndl_keras.training import outputs
+from nndl_keras.training import devices, outputs
 from nndl_keras.training.session import Session, accuracy
 
 MODEL_FILE = "model.keras"
 CURVE_FILE = "learning_curve.png"
 CHECKPOINTS = "checkpoints"
+PRECISIONS = ("float32", "bfloat16")
 
 
 @dataclasses.dataclass
@@ -52,6 +54,8 @@ def run(
     runs=None,
     engine=None,
     steps_per_execution=None,
+    device=None,
+    precision=None,
     callbacks=(),
     verbose=1,
     overwrite=False,
@@ -72,10 +76,18 @@ def run(
         runs: train this many times (seeds `seed`, `seed + 1`, ...) and keep the
             run with the best validation accuracy; defaults to the number of
             runs the book took the best of (`recipe.book.runs`).
-        engine: `"auto"` (default), `"fused"` or `"fit"` (see `training.engines`).
+        engine: `"auto"` (default), `"fused"`, `"distributed"` or `"fit"` (see
+            `training.engines`).
         steps_per_execution: mini-batches per device call for the fit engine
-            (default 1; an accelerator wants hundreds with the book's
-            mini-batch of 10).
+            and the distributed engine (default 1; 100 when distributed: an
+            accelerator wants hundreds with the book's mini-batch of 10).
+        device: `"auto"` (default), `"cpu"`, `"gpu"` or `"tpu"`, or a
+            `tf.distribute.Strategy` / `keras.distribution.Distribution` (see
+            `training.devices`). Distributed, the book's mini-batch is the
+            global batch, split across the replicas, and training runs
+            through `fit`.
+        precision: `"float32"` (default) or `"bfloat16"` (Keras's
+            `mixed_bfloat16` policy: bfloat16 compute, float32 weights).
         callbacks: more Keras callbacks, called at the start and end of
             training and of every epoch (not per batch: the fused engine runs
             an epoch in one call), after the recipe's own.
@@ -109,18 +121,45 @@ def run(
         "runs": runs,
         "engine": engine,
         "steps_per_execution": steps_per_execution,
+        "device": device if device is None or isinstance(device, str) else type(device).__name__,
+        "precision": precision,
     }
     if resume:
         if overwrite:
             raise NNDLError("--resume continues a run and --overwrite starts it again: choose one")
         call = outputs.resumed_call(output_dir, call)
+    if call["precision"] not in (None, *PRECISIONS):
+        raise NNDLError(f"unknown precision {call['precision']!r}: use {' or '.join(PRECISIONS)}")
+    placement = devices.select(device if device is not None and not isinstance(device, str) else call["device"])
     # The defaults, resolved and recorded in run.json, so that a resumed run repeats them.
-    for key, default in (("seed", 0), ("runs", recipe.book.runs), ("engine", "auto"), ("steps_per_execution", 1)):
+    defaults = {
+        "seed": 0,
+        "runs": recipe.book.runs,
+        "engine": "auto",
+        "steps_per_execution": placement.steps_per_execution,
+        "device": "auto",
+        "precision": "float32",
+    }
+    for key, default in defaults.items():
         call[key] = default if call[key] is None else call[key]
     seed, runs, engine, steps_per_execution = (call[k] for k in ("seed", "runs", "engine", "steps_per_execution"))
     hp = recipe.hparams.replace(**call["overrides"])
     if runs < 1:
         raise NNDLError(f"runs must be at least 1, got {runs}")
+    if steps_per_execution < 1:
+        raise NNDLError(f"steps per execution must be at least 1, got {steps_per_execution}")
+    if placement.mirrored and engine == "fit" and steps_per_execution > 1:
+        raise NNDLError(
+            f"{placement.description}: Keras 3's fit runs one step per execution under a MirroredStrategy "
+            "(keras-team/keras#19246); use the default engine or --steps-per-execution 1"
+        )
+    if placement.distributed and engine == "fused":
+        raise NNDLError(f"the fused engine trains on one device; {placement.description} needs --engine auto or fit")
+    if hp.batch_size % placement.replicas:
+        raise NNDLError(
+            f"the mini-batch of {hp.batch_size} does not split across {placement.replicas} replicas; "
+            f"pass a --batch-size that {placement.replicas} divides"
+        )
 
     started = time.perf_counter()
     # Everything that can be refused is checked before the output directory exists.
@@ -141,59 +180,64 @@ def run(
         tf.config.experimental.enable_op_determinism()
     if tensorboard:
         callbacks = [*callbacks, _tensorboard(out)]
-    session = Session(
-        recipe,
-        hp,
-        data,
-        out,
-        seed=seed,
-        engine=engine,
-        steps_per_execution=steps_per_execution,
-        callbacks=tuple(callbacks),
-        verbose=verbose,
-        checkpoints=out / CHECKPOINTS,
-        resume=resume,
-    )
-    session.say(f"{recipe.name}: {recipe.description}")
-    session.say(f"  data: {data.source}; book: {recipe.book.describe()}")
+    with _dtype_policy(call["precision"]):
+        session = Session(
+            recipe,
+            hp,
+            data,
+            out,
+            seed=seed,
+            engine=engine,
+            steps_per_execution=steps_per_execution,
+            callbacks=tuple(callbacks),
+            verbose=verbose,
+            checkpoints=out / CHECKPOINTS,
+            resume=resume,
+            placement=placement,
+        )
+        session.say(f"{recipe.name}: {recipe.description}")
+        session.say(f"  data: {data.source}; book: {recipe.book.describe()}")
+        session.say(f"  device: {placement.description}; precision {call['precision']}")
 
-    model, engine_name, extra = None, "none", {}
-    if recipe.experiment is not None:
-        extra = recipe.experiment(session) or {}
-        history = extra.pop("history", None)
-    elif recipe.baseline is not None:
-        history, engine_name = _run_baseline(recipe, hp, data), "baseline"
-    else:
-        trained, trials = _best_of(session, runs)
-        model, history, engine_name = trained.model, trained.history, trained.engine
-        extra = {"runs": trials, "seed": trained.seed}
-        if trained.diverged:
-            extra["diverged"] = trained.diverged
+        model, engine_name, extra = None, "none", {}
+        if recipe.experiment is not None:
+            extra = recipe.experiment(session) or {}
+            history = extra.pop("history", None)
+        elif recipe.baseline is not None:
+            history, engine_name = _run_baseline(recipe, hp, data), "baseline"
+        else:
+            trained, trials = _best_of(session, runs)
+            model, history, engine_name = trained.model, trained.history, trained.engine
+            extra = {"runs": trials, "seed": trained.seed}
+            if trained.diverged:
+                extra["diverged"] = trained.diverged
 
-    metrics = summarize(recipe, hp, history) if history else _describe(recipe, hp)
-    metrics.update(extra)
-    if model is not None and recipe.report is not None:
-        metrics.update(recipe.report(out, trained.callbacks, metrics) or {})
-    if recipe.book.accuracy is not None and metrics.get("measured_accuracy") is not None:
-        metrics["difference"] = metrics["measured_accuracy"] - recipe.book.accuracy
-    metrics.setdefault("seed", seed)
-    metrics.update(
-        engine=engine_name,
-        data_source=data.source,
-        wall_time_seconds=round(time.perf_counter() - started, 3),
-        versions=versions(),
-    )
-    if model is not None:
-        outputs.save_model(model, out / MODEL_FILE)
-    if recipe.baseline is None and history and "validation_accuracy" in history and "test_accuracy" in history:
-        from nndl_keras import plots
+        metrics = summarize(recipe, hp, history) if history else _describe(recipe, hp)
+        metrics.update(extra)
+        if model is not None and recipe.report is not None:
+            metrics.update(recipe.report(out, trained.callbacks, metrics) or {})
+        if recipe.book.accuracy is not None and metrics.get("measured_accuracy") is not None:
+            metrics["difference"] = metrics["measured_accuracy"] - recipe.book.accuracy
+        metrics.setdefault("seed", seed)
+        metrics.update(
+            engine=engine_name,
+            device=placement.to_dict(),
+            precision=call["precision"],
+            data_source=data.source,
+            wall_time_seconds=round(time.perf_counter() - started, 3),
+            versions=versions(),
+        )
+        if model is not None:
+            outputs.save_model(model, out / MODEL_FILE)
+        if recipe.baseline is None and history and "validation_accuracy" in history and "test_accuracy" in history:
+            from nndl_keras import plots
 
-        plots.learning_curve(history, out / CURVE_FILE, title=f"{recipe.name}: {recipe.description}", book=recipe.book)
-    outputs.write_json(out / outputs.METRICS_FILE, metrics)
-    shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # finished: nothing left to resume
-    session.say(_verdict(metrics))
-    session.say(f"  wrote {out}")
-    return RunResult(metrics=metrics, output_dir=out, model=model)
+            plots.learning_curve(history, out / CURVE_FILE, title=f"{recipe.name}: {recipe.description}", book=recipe.book)
+        outputs.write_json(out / outputs.METRICS_FILE, metrics)
+        shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # finished: nothing left to resume
+        session.say(_verdict(metrics))
+        session.say(f"  wrote {out}")
+        return RunResult(metrics=metrics, output_dir=out, model=model)
 
 
 def _best_of(session, runs):
@@ -209,6 +253,17 @@ def _best_of(session, runs):
         if best is None or (score is not None and score > max(best.history["validation_accuracy"], default=-1)):
             best = trained
     return best, trials
+
+
+@contextlib.contextmanager
+def _dtype_policy(precision):
+    """Keras's global dtype policy for the run ("float32" or mixed "bfloat16"), put back after."""
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
 
 
 def _check_tensorboard():

@@ -83,14 +83,24 @@ class Session:
     verbose: int = 1
     checkpoints: object = None
     resume: bool = False
+    placement: object = None
     trainings: int = 0
+
+    def __post_init__(self):
+        if self.placement is None:
+            from nndl_keras.training.devices import Placement
+
+            self.placement = Placement("cpu", description="the backend's default device")
 
     def training_set(self):
         """The training images: the book's 50,000, or the expanded 250,000 (uint8)."""
         if self.recipe.expanded:
             from nndl_keras.data import expanded_training
 
-            return expanded_training(self.data)
+            tick = time.perf_counter()
+            expanded = expanded_training(self.data)  # built once per process, then shared
+            self.say(f"  expanded training set: {len(expanded):,} images (uint8, {time.perf_counter() - tick:.1f} s)")
+            return expanded
         return self.data.training
 
     def say(self, *args):
@@ -122,6 +132,10 @@ class Session:
         self.trainings += 1
         keras.utils.set_random_seed(seed)
         training = self.training_set().take(hp.train_size)
+        with self.placement.scope():
+            return self._train(hp, seed, training, monitor, evaluate_every, callbacks, label)
+
+    def _train(self, hp, seed, training, monitor, evaluate_every, callbacks, label):
         model = self.recipe.build(hp)
         trainer = make_engine(
             model,
@@ -133,6 +147,9 @@ class Session:
             jit_compile=self.recipe.xla,
             reshuffle=self.recipe.reshuffle,
             steps_per_execution=self.steps_per_execution,
+            static_shapes=self.placement.kind == "tpu",
+            strategy=self.placement.strategy,
+            distribution=self.placement.distribution,
         )
         checkpoint, state = None, None
         if self.checkpoints is not None:
