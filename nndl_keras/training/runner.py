@@ -164,7 +164,13 @@ def run(
     started = time.perf_counter()
     # Everything that can be refused is checked before the output directory exists.
     data = load_mnist(data_dir, verify=not allow_unverified)
-    available = len(expanded_training(data)) if recipe.expanded else len(data.training)
+    if recipe.expanded:
+        tick = time.perf_counter()
+        available = len(expanded_training(data))
+        if verbose:
+            print(f"Expanded training set: {available:,} images (uint8), built in {time.perf_counter() - tick:.1f} s", flush=True)
+    else:
+        available = len(data.training)
     if hp.train_size > available:
         kind = "expanded training images" if recipe.expanded else "training images"
         raise NNDLError(f"train size {hp.train_size} exceeds the {available} {kind}")

@@ -97,10 +97,7 @@ class Session:
         if self.recipe.expanded:
             from nndl_keras.data import expanded_training
 
-            tick = time.perf_counter()
-            expanded = expanded_training(self.data)  # built once per process, then shared
-            self.say(f"  expanded training set: {len(expanded):,} images (uint8, {time.perf_counter() - tick:.1f} s)")
-            return expanded
+            return expanded_training(self.data)  # built once per process (runner.run), then shared
         return self.data.training
 
     def say(self, *args):
