@@ -71,6 +71,8 @@ def test_divergence_stops_with_one_line_and_keeps_the_last_good_model(tmp_path, 
     import keras
     import numpy as np
 
+    import nndl_keras  # noqa: F401  (registers the parts the saved model refers to)
+
     model = keras.saving.load_model(out / "model.keras")
     assert all(np.all(np.isfinite(w)) for w in model.get_weights())
 
@@ -85,3 +87,51 @@ def test_tensorboard_logs_the_epochs(tmp_path, mnist_dir):
     (events,) = (out / "tensorboard").rglob("events.out.tfevents.*")
     tags = {v.tag for e in tf.compat.v1.train.summary_iterator(str(events)) for v in e.summary.value}
     assert {"epoch_loss", "epoch_validation_accuracy", "epoch_test_accuracy"} <= tags
+
+
+def test_a_checkpoint_restores_variables_rngs_and_callback_counts(tmp_path):
+    import keras
+    import numpy as np
+    import pytest
+
+    from nndl_keras.callbacks import LearningRateHalving
+    from nndl_keras.errors import NNDLError
+    from nndl_keras.training.checkpoints import Checkpoint
+    from nndl_keras.training.engines import make_engine
+
+    data = np.random.default_rng(0)
+    x, y = data.random((20, 4)).astype("float32"), data.integers(0, 2, 20)
+
+    def setup():
+        keras.utils.set_random_seed(1)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dropout(0.5),
+                                  keras.layers.Dense(2, activation="softmax")])
+        model.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+        stopping, halving = keras.callbacks.EarlyStopping(patience=5), LearningRateHalving()
+        for callback in (stopping, halving):
+            callback.set_model(model)
+            callback.on_train_begin()
+        return model, make_engine(model, x, y, 5, seed=2), [stopping, halving]
+
+    model, engine, (stopping, halving) = setup()
+    engine.train_epochs(2)
+    stopping.wait, stopping.best, halving.wait, halving.best = 3, 0.25, 2, 0.5
+    checkpoint = Checkpoint(tmp_path, {"recipe": "tiny"})
+    checkpoint.save(model, engine, [stopping, halving], 2, {"epoch": [1, 2]})
+    saved = [v.numpy() for v in [*model.variables, *model.optimizer.variables]]
+    next_order = engine._order(20)
+    assert float(model.optimizer.iterations) == 8
+
+    fresh, fresh_engine, (fresh_stopping, fresh_halving) = setup()
+    state = checkpoint.load()
+    assert state["epoch"] == 2 and state["history"] == {"epoch": [1, 2]}
+    checkpoint.restore(state, fresh, fresh_engine, [fresh_stopping, fresh_halving])
+    restored = [v.numpy() for v in [*fresh.variables, *fresh.optimizer.variables]]
+    assert len(restored) == len(saved) and all(np.array_equal(a, b) for a, b in zip(saved, restored))
+    assert any("seed_generator" in v.path for v in fresh.variables)  # dropout's RNG is among them
+    assert np.array_equal(fresh_engine._order(20), next_order)
+    assert (fresh_stopping.wait, fresh_stopping.best) == (3, 0.25)
+    assert (fresh_halving.wait, fresh_halving.best) == (2, 0.5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "variables-2.npz"]
+    with pytest.raises(NNDLError, match="other settings"):
+        Checkpoint(tmp_path, {"recipe": "another"}).load()

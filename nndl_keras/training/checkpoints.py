@@ -7,8 +7,10 @@ at most the epoch it was in. Each training of a run has its own folder under
 - `variables-<epoch>.npz`: every variable of the model (weights, the dropout
   layers' seed-generator states) and of its optimizer (iteration count, η);
 - `state.json`: the epoch reached, the history so far, the engine's shuffling
-  RNG, the state of callbacks that keep one (`get_state`/`set_state`), and the
-  settings the training was started with.
+  RNG, the state of callbacks that keep one (theirs by `get_state`/`set_state`,
+  Keras's `EarlyStopping` and `ReduceLROnPlateau` by their counters; not
+  `restore_best_weights`'s copy of the weights), and the settings the training
+  was started with.
 
 `state.json` is written last (atomically), so it always names a complete
 variables file; the variables of older epochs are deleted after it.
@@ -19,12 +21,42 @@ need their own because an epoch there is one compiled call, not a `fit`.
 import json
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from nndl_keras.errors import NNDLError
 from nndl_keras.training import outputs
 
 STATE_FILE = "state.json"
+
+
+# Keras callbacks that keep a count across epochs, and the attributes that hold it
+# (their own `on_train_begin` resets them; a resumed training puts them back).
+_KERAS_CALLBACK_STATE = {
+    keras.callbacks.EarlyStopping: ("wait", "stopped_epoch", "best", "best_epoch"),
+    keras.callbacks.ReduceLROnPlateau: ("wait", "cooldown_counter", "best"),
+}
+
+
+def _callback_state(callback):
+    if hasattr(callback, "get_state"):
+        return callback.get_state()
+    for kind, names in _KERAS_CALLBACK_STATE.items():
+        if isinstance(callback, kind) and not getattr(callback, "restore_best_weights", False):
+            return {name: _plain(getattr(callback, name)) for name in names}
+    return None
+
+
+def _set_callback_state(callback, state):
+    if hasattr(callback, "set_state"):
+        callback.set_state(state)
+    else:
+        for name, value in state.items():
+            setattr(callback, name, value)
+
+
+def _plain(value):
+    return value if value is None or isinstance(value, int) else float(value)
 
 
 def _variables(model):
@@ -80,14 +112,14 @@ class Checkpoint:
             variable.assign(value)
         engine.set_rng_state(state["rng"])
         for callback, saved in zip(callbacks, state["callbacks"]):
-            if saved is not None and hasattr(callback, "set_state"):
-                callback.set_state(saved)
+            if saved is not None:
+                _set_callback_state(callback, saved)
 
     def save(self, model, engine, callbacks, epoch, history, finished=False):
         """Saves the state after `epoch` completed epochs (atomically, state last)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"variables-{epoch}.npz"
-        values = {f"v{i}": np.asarray(v) for i, v in enumerate(_variables(model))}
+        values = {f"v{i}": v.numpy() for i, v in enumerate(_variables(model))}
 
         def write(tmp):
             with open(tmp, "wb") as f:
@@ -101,7 +133,7 @@ class Checkpoint:
             "variables": name,
             "rng": engine.rng_state(),
             "history": history,
-            "callbacks": [c.get_state() if hasattr(c, "get_state") else None for c in callbacks],
+            "callbacks": [_callback_state(c) for c in callbacks],
         }
         outputs.write_json(self.folder / STATE_FILE, state)
         for old in self.folder.glob("variables-*.npz"):

@@ -196,7 +196,7 @@ class _Loop:
         while epoch < hp.epochs and not model.stop_training:
             # Epochs between measurements run in one call unless a callback needs each one.
             chunk = 1 if callbacks else min(every - epoch % every, hp.epochs - epoch)
-            last_good = [np.array(v) for v in model.variables]
+            last_good = [v.numpy() for v in model.variables]
             self.call("on_epoch_begin", epoch)
             tick = time.perf_counter()
             losses = self.trainer.train_epochs(chunk)
