@@ -74,6 +74,19 @@ def make_engine(
     raise ValueError(f"unknown engine {engine!r}: use 'auto', 'fused', 'distributed' or 'fit'")
 
 
+def _book_batches(x, y, batch_size, drop_remainder):
+    """One epoch as a `tf.data` pipeline: consecutive mini-batches in the order given,
+    uint8 pixels scaled per mini-batch; sharded by data, never by file, when distributed."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size, drop_remainder=drop_remainder)
+    if x.dtype == np.uint8:
+        data = data.map(lambda images, labels: (tf.cast(images, tf.float32) / 255.0, labels))
+    return data.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
 class _Engine:
     """What the engines share: the book's epoch order, and one epoch as a run of one."""
 
@@ -118,12 +131,7 @@ class FitSGD(_Engine):
         x, y = self.x[order], self.y[order]
         if keras.backend.backend() != "tensorflow":
             return (x.astype(np.float32) / 255 if x.dtype == np.uint8 else x), y
-        import tensorflow as tf
-
-        data = tf.data.Dataset.from_tensor_slices((x, y)).batch(self.batch_size, drop_remainder=self._static_shapes)
-        if x.dtype == np.uint8:
-            data = data.map(lambda images, labels: (tf.cast(images, tf.float32) / 255.0, labels))
-        return data.prefetch(tf.data.AUTOTUNE), None
+        return _book_batches(x, y, self.batch_size, self._static_shapes), None
 
     def train_epochs(self, epochs):
         """Runs `epochs` epochs, one `fit` each; returns each one's mean cost."""
@@ -179,14 +187,8 @@ class DistributedSGD(_Engine):
         return loss
 
     def _dataset(self, order):
-        tf = self._tf
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-        data = tf.data.Dataset.from_tensor_slices((self.x[order], self.y[order]))
-        data = data.batch(self.batch_size, drop_remainder=self._static_shapes).with_options(options)
-        if self.x.dtype == np.uint8:
-            data = data.map(lambda images, labels: (tf.cast(images, tf.float32) / 255.0, labels))
-        return self._strategy.experimental_distribute_dataset(data.prefetch(tf.data.AUTOTUNE))
+        data = _book_batches(self.x[order], self.y[order], self.batch_size, self._static_shapes)
+        return self._strategy.experimental_distribute_dataset(data)
 
     def train_epochs(self, epochs):
         """Runs `epochs` epochs; returns each one's mean cost (Keras's running mean, over the replicas)."""

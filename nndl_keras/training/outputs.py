@@ -66,7 +66,7 @@ def resumed_call(output_dir, call):
     differ = [f"{k}={v} (the run has {stored.get(k)})" for k, v in given.items() if v is not None and v != stored.get(k)]
     if differ:
         raise NNDLError(f"--resume continues the run as it was started; these differ: {', '.join(differ)}")
-    return saved
+    return {**dict.fromkeys(call), "overrides": {}, **saved}  # a setting the run did not record: the default
 
 
 def atomic_write(path, write):

@@ -84,8 +84,9 @@ def run(
         device: `"auto"` (default), `"cpu"`, `"gpu"` or `"tpu"`, or a
             `tf.distribute.Strategy` / `keras.distribution.Distribution` (see
             `training.devices`). Distributed, the book's mini-batch is the
-            global batch, split across the replicas, and training runs
-            through `fit`.
+            global batch, split across the replicas; training runs Keras's
+            `train_step` under the `tf.distribute` strategy (the distributed
+            engine), or `fit` under a `keras.distribution`.
         precision: `"float32"` (default) or `"bfloat16"` (Keras's
             `mixed_bfloat16` policy: bfloat16 compute, float32 weights).
         callbacks: more Keras callbacks, called at the start and end of
@@ -158,7 +159,7 @@ def run(
     if hp.batch_size % placement.replicas:
         raise NNDLError(
             f"the mini-batch of {hp.batch_size} does not split across {placement.replicas} replicas; "
-            f"pass a --batch-size that {placement.replicas} divides"
+            f"pass a --batch-size that is a multiple of {placement.replicas}"
         )
 
     started = time.perf_counter()
