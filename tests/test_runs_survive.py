@@ -77,16 +77,22 @@ def test_divergence_stops_with_one_line_and_keeps_the_last_good_model(tmp_path, 
     assert all(np.all(np.isfinite(w)) for w in model.get_weights())
 
 
-def test_tensorboard_logs_the_epochs(tmp_path, mnist_dir):
+def test_tensorboard_logs_the_epochs_and_gradient_norms(tmp_path, mnist_dir):
+    # ch5-depth-2 watches its gradients with a GradientNormMonitor: they are logged too.
     out = tmp_path / "out"
-    result = run_cli("run", "ch1-sgd", "--epochs", "2", "--runs", "1", "--tensorboard",
+    result = run_cli("run", "ch5-depth-2", "--epochs", "2", "--tensorboard",
                      "--data-dir", mnist_dir, "--output-dir", out, "--quiet")
     assert result.returncode == 0, result.stderr
     import tensorflow as tf
 
     (events,) = (out / "tensorboard").rglob("events.out.tfevents.*")
-    tags = {v.tag for e in tf.compat.v1.train.summary_iterator(str(events)) for v in e.summary.value}
-    assert {"epoch_loss", "epoch_validation_accuracy", "epoch_test_accuracy"} <= tags
+    logged = {}
+    for event in tf.compat.v1.train.summary_iterator(str(events)):
+        for value in event.summary.value:
+            logged.setdefault(value.tag, []).append(event.step)
+    assert logged["epoch_loss"] == logged["epoch_validation_accuracy"] == [0, 1]
+    norms = [tag for tag in logged if tag.startswith("epoch_grad_norm/")]
+    assert "epoch_grad_norm/hidden_1/bias" in norms and "epoch_grad_norm/hidden_2/kernel" in norms, sorted(logged)
 
 
 def test_a_checkpoint_restores_variables_rngs_and_callback_counts(tmp_path):
