@@ -5,19 +5,32 @@ The CLI only parses arguments and calls the Python API (`nndl_keras.recipes`,
 prints one line and exits with status 2.
 """
 
+import signal
 import sys
 
 import click  # noqa: E402
 
-from nndl_keras.errors import NNDLError  # noqa: E402
+from nndl_keras.errors import Interrupted, NNDLError  # noqa: E402
 
 USAGE_ERROR = 2
+
+
+class _Stopped(Exception):
+    """Carries a KeyboardInterrupt past click, which would turn it into a bare Abort."""
 
 
 class _OneLineErrors(click.Group):
     """A click group whose errors are one line on stderr and exit status 2."""
 
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as e:
+            raise _Stopped(e) from None
+
     def main(self, args=None, prog_name=None, **kwargs):
+        # SIGTERM (a preempted machine, `kill`) stops a run as Ctrl-C does, checkpoints kept.
+        previous = signal.signal(signal.SIGTERM, _terminate)
         try:
             result = super().main(args, prog_name, standalone_mode=False, **kwargs)
         except click.exceptions.NoArgsIsHelpError as e:
@@ -31,9 +44,22 @@ class _OneLineErrors(click.Group):
             _fail(e.format_message().splitlines()[0], USAGE_ERROR)
         except NNDLError as e:
             _fail(str(e), e.exit_code)
-        except KeyboardInterrupt:
-            _fail("interrupted", 130)
+        except (KeyboardInterrupt, _Stopped) as e:
+            stop = e.args[0] if isinstance(e, _Stopped) else e
+            # Interrupted says how to resume; 128 + the signal's number, as shells report it.
+            _fail(str(stop) if isinstance(stop, Interrupted) else "interrupted", 128 + _stopped_by)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
         sys.exit(result if isinstance(result, int) else 0)
+
+
+_stopped_by = signal.SIGINT
+
+
+def _terminate(signum, frame):
+    global _stopped_by
+    _stopped_by = signum
+    raise KeyboardInterrupt
 
 
 def _fail(message, code):

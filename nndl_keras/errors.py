@@ -23,3 +23,14 @@ class DataError(NNDLError):
 
 class RecipeError(NNDLError):
     """A recipe name is unknown or an override is invalid."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """A run stopped by Ctrl-C or SIGTERM; its checkpoints let `--resume` continue it.
+
+    Still a `KeyboardInterrupt`, so code that catches those keeps working.
+    """
+
+    def __init__(self, recipe, output_dir):
+        super().__init__(f"{recipe} interrupted; continue with: nndl-keras run {recipe} --output-dir {output_dir} --resume")
+        self.recipe, self.output_dir = recipe, output_dir

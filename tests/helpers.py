@@ -29,19 +29,21 @@ def run_cli(*args, env=None, cwd=None, timeout=600):
     )
 
 
-def kill_when(args, is_moment, delay=0.0):
-    """Starts `nndl-keras *args`, SIGKILLs it `delay` seconds after the first
-    stdout line for which `is_moment(lines so far)` holds; returns the lines it printed."""
-    process = subprocess.Popen(["nndl-keras", *map(str, args)], stdout=subprocess.PIPE, text=True, env=cli_env())
+def kill_when(args, is_moment, delay=0.0, sig=signal.SIGKILL):
+    """Starts `nndl-keras *args` and sends it `sig` `delay` seconds after the first
+    stdout line for which `is_moment(lines so far)` holds; returns (lines, exit status, stderr)."""
+    process = subprocess.Popen(
+        ["nndl-keras", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env()
+    )
     lines = []
     for line in process.stdout:
         lines.append(line)
         if is_moment(lines):
             time.sleep(delay)
-            process.send_signal(signal.SIGKILL)
+            process.send_signal(sig)
             break
-    assert process.wait(timeout=60) == -signal.SIGKILL, "".join(lines)
-    return lines
+    _, stderr = process.communicate(timeout=120)
+    return lines, process.returncode, stderr
 
 
 def run_python(code, env=None, timeout=600):

@@ -83,10 +83,10 @@ print(int((ensemble.predict(test.x, verbose=0).argmax(1) != test.y).sum()))
     # Killed while the third member trains: resumed, it takes the first two
     # from their checkpoints and ends with the same votes.
     killed = tmp_path / "killed"
-    printed = kill_when(
+    printed, status, _ = kill_when(
         (*args[:-3], "--output-dir", killed), lambda lines: lines[-1].startswith("Member 3/3")
     )
-    assert not (killed / "metrics.json").exists(), printed
+    assert status == -9 and not (killed / "metrics.json").exists(), printed
     again = run_cli(*args[:-3], "--output-dir", killed, "--resume")
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("Resumed after epoch 1/1") == 2 and "Member 3/3 (seed 2" in again.stdout

@@ -1,6 +1,7 @@
 """Runs that survive (issue 8): resume after SIGKILL, divergence, determinism, refusals."""
 
 import json
+import signal
 
 from helpers import assert_one_line_error, kill_when, run_cli
 
@@ -23,11 +24,12 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_metrics(tmp_path, mnist_dir)
     assert whole.returncode == 0, whole.stderr
 
     out = tmp_path / "killed"
-    printed = kill_when(
+    printed, status, _ = kill_when(
         (*args, "--output-dir", out),
         lambda lines: lines[-1].startswith("Epoch 2/4") and any(line.startswith("Run 2/3") for line in lines),
         delay=0.1,
     )
+    assert status == -signal.SIGKILL, printed
     assert not (out / "metrics.json").exists()
     saved = json.loads((out / "checkpoints" / "training-2" / "state.json").read_text())
     assert saved["epoch"] in (1, 2) and not saved["finished"], printed
@@ -46,6 +48,19 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_metrics(tmp_path, mnist_dir)
     assert not (out / "checkpoints").exists()  # finished: nothing left to resume
     again = run_cli("run", "ch1-sgd", "--resume", "--data-dir", mnist_dir, "--output-dir", out)
     assert_one_line_error(again, "finished run")
+
+
+def test_sigterm_and_ctrl_c_stop_with_one_line_that_says_how_to_resume(tmp_path, mnist_dir):
+    args = ("run", "ch1-sgd", "--epochs", "3", "--runs", "1", "--data-dir", mnist_dir)
+    for sig, status in ((signal.SIGTERM, 143), (signal.SIGINT, 130)):
+        out = tmp_path / sig.name
+        printed, code, stderr = kill_when((*args, "--output-dir", out), lambda lines: lines[-1].startswith("Epoch 1/3"), sig=sig)
+        assert code == status, (printed, stderr)
+        (line,) = stderr.strip().splitlines()
+        assert line == f"nndl-keras: error: ch1-sgd interrupted; continue with: nndl-keras run ch1-sgd --output-dir {out} --resume"
+        resumed = run_cli("run", "ch1-sgd", "--resume", "--data-dir", mnist_dir, "--output-dir", out, "--quiet")
+        assert resumed.returncode == 0, resumed.stderr
+        assert json.loads((out / "metrics.json").read_text())["epochs_run"] == 3
 
 
 def test_same_seed_same_metrics_and_the_seed_is_recorded(tmp_path, mnist_dir):

@@ -26,7 +26,7 @@ import numpy as np
 
 from nndl_keras import __version__
 from nndl_keras.data import expanded_training, load_mnist
-from nndl_keras.errors import NNDLError
+from nndl_keras.errors import Interrupted, NNDLError
 from nndl_keras.training import devices, outputs
 from nndl_keras.training.session import Session, accuracy
 
@@ -187,64 +187,69 @@ def run(
         tf.config.experimental.enable_op_determinism()
     if tensorboard:
         callbacks = [*callbacks, _tensorboard(out)]
-    with _dtype_policy(call["precision"]):
-        session = Session(
-            recipe,
-            hp,
-            data,
-            out,
-            seed=seed,
-            engine=engine,
-            steps_per_execution=steps_per_execution,
-            callbacks=tuple(callbacks),
-            verbose=verbose,
-            checkpoints=out / CHECKPOINTS,
-            resume=resume,
-            placement=placement,
-        )
-        session.say(f"{recipe.name}: {recipe.description}")
-        session.say(f"  data: {data.source}; book: {recipe.book.describe()}")
-        session.say(f"  device: {placement.description}; precision {call['precision']}")
+    try:
+        with _dtype_policy(call["precision"]):
+            session = Session(
+                recipe,
+                hp,
+                data,
+                out,
+                seed=seed,
+                engine=engine,
+                steps_per_execution=steps_per_execution,
+                callbacks=tuple(callbacks),
+                verbose=verbose,
+                checkpoints=out / CHECKPOINTS,
+                resume=resume,
+                placement=placement,
+            )
+            session.say(f"{recipe.name}: {recipe.description}")
+            session.say(f"  data: {data.source}; book: {recipe.book.describe()}")
+            session.say(f"  device: {placement.description}; precision {call['precision']}")
+            session.say(f"  output: {out}")
 
-        model, engine_name, extra = None, "none", {}
-        if recipe.experiment is not None:
-            extra = recipe.experiment(session) or {}
-            history = extra.pop("history", None)
-        elif recipe.baseline is not None:
-            history, engine_name = _run_baseline(recipe, hp, data), "baseline"
-        else:
-            trained, trials = _best_of(session, runs)
-            model, history, engine_name = trained.model, trained.history, trained.engine
-            extra = {"runs": trials, "seed": trained.seed}
-            if trained.diverged:
-                extra["diverged"] = trained.diverged
+            model, engine_name, extra = None, "none", {}
+            if recipe.experiment is not None:
+                extra = recipe.experiment(session) or {}
+                history = extra.pop("history", None)
+            elif recipe.baseline is not None:
+                history, engine_name = _run_baseline(recipe, hp, data), "baseline"
+            else:
+                trained, trials = _best_of(session, runs)
+                model, history, engine_name = trained.model, trained.history, trained.engine
+                extra = {"runs": trials, "seed": trained.seed}
+                if trained.diverged:
+                    extra["diverged"] = trained.diverged
 
-        metrics = summarize(recipe, hp, history) if history else _describe(recipe, hp)
-        metrics.update(extra)
-        if model is not None and recipe.report is not None:
-            metrics.update(recipe.report(out, trained.callbacks, metrics) or {})
-        if recipe.book.accuracy is not None and metrics.get("measured_accuracy") is not None:
-            metrics["difference"] = metrics["measured_accuracy"] - recipe.book.accuracy
-        metrics.setdefault("seed", seed)
-        metrics.update(
-            engine=engine_name,
-            device=placement.to_dict(),
-            precision=call["precision"],
-            data_source=data.source,
-            wall_time_seconds=round(time.perf_counter() - started, 3),
-            versions=versions(),
-        )
-        if model is not None:
-            outputs.save_model(model, out / MODEL_FILE)
-        if recipe.baseline is None and history and "validation_accuracy" in history and "test_accuracy" in history:
-            from nndl_keras import plots
+            metrics = summarize(recipe, hp, history) if history else _describe(recipe, hp)
+            metrics.update(extra)
+            if model is not None and recipe.report is not None:
+                metrics.update(recipe.report(out, trained.callbacks, metrics) or {})
+            if recipe.book.accuracy is not None and metrics.get("measured_accuracy") is not None:
+                metrics["difference"] = metrics["measured_accuracy"] - recipe.book.accuracy
+            metrics.setdefault("seed", seed)
+            metrics.update(
+                engine=engine_name,
+                device=placement.to_dict(),
+                precision=call["precision"],
+                data_source=data.source,
+                wall_time_seconds=round(time.perf_counter() - started, 3),
+                versions=versions(),
+            )
+            if model is not None:
+                outputs.save_model(model, out / MODEL_FILE)
+            if recipe.baseline is None and history and "validation_accuracy" in history and "test_accuracy" in history:
+                from nndl_keras import plots
 
-            plots.learning_curve(history, out / CURVE_FILE, title=f"{recipe.name}: {recipe.description}", book=recipe.book)
-        outputs.write_json(out / outputs.METRICS_FILE, metrics)
-        shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # finished: nothing left to resume
-        session.say(_verdict(metrics))
-        session.say(f"  wrote {out}")
-        return RunResult(metrics=metrics, output_dir=out, model=model)
+                plots.learning_curve(history, out / CURVE_FILE, title=f"{recipe.name}: {recipe.description}", book=recipe.book)
+            outputs.write_json(out / outputs.METRICS_FILE, metrics)
+            shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # finished: nothing left to resume
+            session.say(_verdict(metrics))
+            session.say(f"  wrote {out}")
+            return RunResult(metrics=metrics, output_dir=out, model=model)
+    except KeyboardInterrupt:
+        # Every finished epoch is in out/checkpoints: say how to go on from it.
+        raise Interrupted(recipe.name, out) from None
 
 
 def _best_of(session, runs):
