@@ -8,7 +8,7 @@ mini-batch across the replicas and all-reduce the gradients.
 | `device` | TensorFlow backend | JAX backend |
 | --- | --- | --- |
 | `cpu` | the default strategy (one device) | `DataParallel` if JAX has several CPU devices |
-| `gpu` | `MirroredStrategy` over the local GPUs | `DataParallel` over the GPUs |
+| `gpu` | `MirroredStrategy` over the local GPUs (one GPU: no strategy) | `DataParallel` over the GPUs |
 | `tpu` | `TPUStrategy` (`TPUClusterResolver`: Colab, TPU VM) | `DataParallel` over the TPU cores |
 | `auto` | TPU, else GPUs, else CPU | the same |
 
@@ -48,7 +48,7 @@ class Placement:
     distribution: object = None
     replicas: int = 1
     description: str = ""
-    default_device: object = None  # JAX: the device arrays go to when nothing is distributed
+    default_device: object = None  # where to train when nothing is distributed: a JAX device or a TF device name
 
     @property
     def mirrored(self):
@@ -62,7 +62,7 @@ class Placement:
 
     @property
     def distributed(self):
-        """Whether training must go through `fit` (which knows how to distribute)."""
+        """Whether a strategy or distribution spreads training over devices (the distributed engine, or fit)."""
         return self.strategy is not None or self.distribution is not None
 
     def scope(self):
@@ -71,6 +71,10 @@ class Placement:
             return self.strategy.scope()
         if self.distribution is not None:
             return self.distribution.scope()
+        if isinstance(self.default_device, str):
+            import tensorflow as tf
+
+            return tf.device(self.default_device)
         if self.default_device is not None:
             import jax
 
@@ -155,10 +159,13 @@ def _tensorflow(device):
             description=f"MultiWorkerMirroredStrategy, {workers} workers, {n} replicas",
         )
     if gpus and device in ("auto", "gpu"):
+        if len(gpus) == 1:  # nothing to mirror: the fused engine's compiled loop runs on the GPU
+            return Placement("gpu", description="one GPU (TensorFlow's default strategy)", default_device="/gpu:0")
         strategy = tf.distribute.MirroredStrategy()
         n = strategy.num_replicas_in_sync
-        return Placement("gpu", strategy, replicas=n, description=f"MirroredStrategy over {n} GPU(s)")
-    return Placement("cpu", description="one CPU device (TensorFlow's default strategy)")
+        return Placement("gpu", strategy, replicas=n, description=f"MirroredStrategy over {n} GPUs")
+    # TensorFlow puts ops on a GPU when there is one: --device cpu must say where.
+    return Placement("cpu", description="one CPU device (TensorFlow's default strategy)", default_device="/cpu:0" if gpus else None)
 
 
 def _jax(device):
