@@ -37,7 +37,10 @@ OPTIONS = {
     "--members": number,
     "--runs": number,
     "--seed": number,
-    "--engine": st.one_of(st.sampled_from(["auto", "fused", "fit"]), text),
+    "--engine": st.one_of(st.sampled_from(["auto", "fused", "distributed", "fit"]), text),
+    "--device": st.one_of(st.sampled_from(["auto", "cpu", "gpu", "tpu"]), text),
+    "--precision": st.one_of(st.sampled_from(["float32", "bfloat16"]), text),
+    "--steps-per-execution": number,
 }
 FLAGS = ("--overwrite", "--resume", "--quiet", "--allow-unverified", "--tensorboard")
 

@@ -89,6 +89,9 @@ def test_jax_backend_runs_ch1_sgd(tmp_path, mnist_dir):
     missing = run_cli("run", "ch1-sgd", "--device", "gpu", "--data-dir", mnist_dir, "--output-dir", tmp_path / "gpu",
                       env={"KERAS_BACKEND": "jax"})
     assert_one_line_error(missing, "--device gpu", "no GPU")
+    wrong = run_cli("run", "ch1-sgd", "--engine", "distributed", "--data-dir", mnist_dir, "--output-dir", tmp_path / "wrong",
+                    env={"KERAS_BACKEND": "jax"})
+    assert_one_line_error(wrong, "distributed engine", "TensorFlow backend")
 
 
 def test_cpu_and_auto_devices_and_missing_accelerators(tmp_path, mnist_dir):

@@ -154,6 +154,11 @@ def run(
             f"{placement.description}: Keras 3's fit runs one step per execution under a MirroredStrategy "
             "(keras-team/keras#19246); use the default engine or --steps-per-execution 1"
         )
+    backend = keras.backend.backend()
+    if engine == "distributed" and backend != "tensorflow":
+        raise NNDLError(f"the distributed engine runs under tf.distribute, on the TensorFlow backend (this is {backend})")
+    if engine == "fused" and backend not in ("tensorflow", "jax"):
+        raise NNDLError(f"the fused engine needs the TensorFlow or JAX backend (this is {backend}); use --engine fit")
     if placement.distributed and engine == "fused":
         raise NNDLError(f"the fused engine trains on one device; {placement.description} needs --engine auto or fit")
     if hp.batch_size % placement.replicas:
