@@ -14,14 +14,12 @@ Usage: python benchmarks/ch1_epoch.py [--data-dir DIR] [--epochs N]
 Times vary between runs on shared machines; compare the ratios within one run.
 """
 
-import argparse
-import json
 import os
 import time
 
 import numpy as np
 
-from harness import each_in_own_process, peak_rss_mib
+from harness import methods_side_by_side, peak_rss_mib
 
 METHODS = ("runner", "fit", "numpy-book", "numpy-matrix")
 
@@ -91,16 +89,7 @@ def book_sgd_epoch(params, x, y, order, eta, batch_size):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=os.environ.get("NNDL_KERAS_DATA_DIR"))
-    parser.add_argument("--epochs", type=int, default=2, help="timed epochs per method")
-    parser.add_argument("--one", choices=METHODS, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.one:
-        print(json.dumps(measure(args.one, args.data_dir, args.epochs)))
-        return
-    extra = ["--epochs", str(args.epochs)] + (["--data-dir", args.data_dir] if args.data_dir else [])
-    results = each_in_own_process(__file__, METHODS, extra)
+    results = methods_side_by_side(__file__, __doc__, METHODS, measure, "epochs", 2, "timed epochs per method")
     runner = results["runner"]["seconds_per_epoch"]
     print(f"{'method':<14} {'s/epoch':>8} {'runner is':>11} {'peak RSS':>10}")
     for method, r in results.items():

@@ -11,11 +11,9 @@ on the fly), mini-batch 10, network3's fixed order:
 Usage: python benchmarks/ch6_throughput.py [--data-dir DIR] [--images N]
 """
 
-import argparse
-import json
 import os
 
-from harness import each_in_own_process, median_seconds, peak_rss_mib
+from harness import median_seconds, methods_side_by_side, peak_rss_mib
 
 METHODS = ("runner-graph", "runner-xla", "fit")
 
@@ -47,16 +45,7 @@ def measure(method, data_dir, images):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=os.environ.get("NNDL_KERAS_DATA_DIR"))
-    parser.add_argument("--images", type=int, default=10_000, help="images per timed epoch")
-    parser.add_argument("--one", choices=METHODS, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.one:
-        print(json.dumps(measure(args.one, args.data_dir, args.images)))
-        return
-    extra = ["--images", str(args.images)] + (["--data-dir", args.data_dir] if args.data_dir else [])
-    results = each_in_own_process(__file__, METHODS, extra)
+    results = methods_side_by_side(__file__, __doc__, METHODS, measure, "images", 10_000, "images per timed epoch")
     base = results["fit"]["images_per_second"]
     print(f"{'method':<14} {'images/s':>9} {'vs fit':>7} {'peak RSS':>10}")
     for method, r in results.items():

@@ -1,6 +1,8 @@
 """What the benchmarks share: timing, peak memory, one process per measured method."""
 
+import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -35,3 +37,23 @@ def each_in_own_process(script, methods, args):
         results[method] = json.loads(done.stdout.strip().splitlines()[-1])
         print(f"measured {method}", file=sys.stderr, flush=True)
     return results
+
+
+def methods_side_by_side(script, doc, methods, measure, option, default, help):
+    """A benchmark's command line: measures each of `methods` in its own process.
+
+    `script --one METHOD` is such a process: it prints `measure(METHOD,
+    data_dir, value of --OPTION)` as JSON. Without --one, runs them all and
+    returns `{method: result}` for the caller to tabulate.
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--data-dir", default=os.environ.get("NNDL_KERAS_DATA_DIR"))
+    parser.add_argument(f"--{option}", type=int, default=default, help=help)
+    parser.add_argument("--one", choices=methods, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    value = getattr(args, option.replace("-", "_"))
+    if args.one:
+        print(json.dumps(measure(args.one, args.data_dir, value)))
+        raise SystemExit(0)
+    extra = [f"--{option}", str(value)] + (["--data-dir", args.data_dir] if args.data_dir else [])
+    return each_in_own_process(script, methods, extra)

@@ -90,6 +90,11 @@ def _book_batches(x, y, batch_size, drop_remainder):
 class _Engine:
     """What the engines share: the book's epoch order, and one epoch as a run of one."""
 
+    def __init__(self, model, batch_size, seed, reshuffle):
+        self.model, self.batch_size = model, batch_size
+        self._rng = np.random.default_rng(seed)
+        self._reshuffle = reshuffle
+
     def _order(self, n):
         """This epoch's order of the examples: reshuffled, or the data's own (network3)."""
         return self._rng.permutation(n).astype(np.int32) if self._reshuffle else np.arange(n, dtype=np.int32)
@@ -118,9 +123,8 @@ class FitSGD(_Engine):
     name = "fit"
 
     def __init__(self, model, x, y, batch_size, seed, reshuffle=True, steps_per_execution=1, static_shapes=False):
-        self.model, self.x, self.y, self.batch_size = model, x, y, batch_size
-        self._rng = np.random.default_rng(seed)
-        self._reshuffle = reshuffle
+        super().__init__(model, batch_size, seed, reshuffle)
+        self.x, self.y = x, y
         self._static_shapes = static_shapes
         if steps_per_execution > 1:  # before any step, so recompiling loses nothing
             config = model.get_compile_config()
@@ -165,10 +169,9 @@ class DistributedSGD(_Engine):
     def __init__(self, model, x, y, batch_size, seed, strategy, reshuffle=True, steps_per_execution=100, static_shapes=False):
         import tensorflow as tf
 
-        self.model, self.x, self.y, self.batch_size = model, x, y, batch_size
+        super().__init__(model, batch_size, seed, reshuffle)
+        self.x, self.y = x, y
         self._tf, self._strategy = tf, strategy
-        self._rng = np.random.default_rng(seed)
-        self._reshuffle = reshuffle
         self._static_shapes = static_shapes
         self._per_call = max(1, int(steps_per_execution))
         first = x[:batch_size]
@@ -225,13 +228,11 @@ class FusedSGD(_Engine):
 
         if not self.available():
             raise ValueError("the fused engine needs the TensorFlow backend; use engine='fit'")
-        self.model, self.batch_size = model, batch_size
+        super().__init__(model, batch_size, seed, reshuffle)
         self._tf = tf
         self._x = tf.constant(x)
         self._y = tf.constant(y)
         self._n = len(y)
-        self._rng = np.random.default_rng(seed)
-        self._reshuffle = reshuffle
         # Variables must exist before tracing: the optimizer creates its own
         # on the first apply otherwise, which a compiled loop cannot do.
         model.optimizer.build(model.trainable_variables)
@@ -300,12 +301,10 @@ class FusedJaxSGD(_Engine):
         import jax
         import jax.numpy as jnp
 
-        self.model, self.batch_size = model, batch_size
+        super().__init__(model, batch_size, seed, reshuffle)
         self._jax, self._jnp = jax, jnp
         self._x, self._y = jnp.asarray(x), jnp.asarray(y)
         self._n = len(y)
-        self._rng = np.random.default_rng(seed)
-        self._reshuffle = reshuffle
         model.optimizer.build(model.trainable_variables)
         # Builds the compiled loss and metrics outside the jitted loop (fit does the same).
         model._symbolic_build(data_batch=(np.asarray(x[:batch_size]), np.asarray(y[:batch_size])))
