@@ -135,7 +135,7 @@ class Checkpoint:
             "history": history,
             "callbacks": [_callback_state(c) for c in callbacks],
         }
-        outputs.write_json(self.folder / STATE_FILE, state)
+        outputs.write_json(self.folder / STATE_FILE, state, indent=None)  # once an epoch: compact is fast
         for old in self.folder.glob("variables-*.npz"):
             if old.name != name:
                 old.unlink()

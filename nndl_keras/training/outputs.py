@@ -90,13 +90,13 @@ def _umask():
     return mask
 
 
-def write_json(path, obj):
-    """Writes `obj` as indented JSON, atomically."""
+def write_json(path, obj, indent=2):
+    """Writes `obj` as JSON, atomically; indented for people, or `indent=None`
+    for files only programs read (`json.dumps` then uses its C encoder)."""
 
     def write(tmp):
         with open(tmp, "w") as f:
-            json.dump(obj, f, indent=2)
-            f.write("\n")
+            f.write(json.dumps(obj, indent=indent) + "\n")
 
     return atomic_write(path, write)
 
