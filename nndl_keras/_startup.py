@@ -1,5 +1,6 @@
 """Importing Keras without TensorFlow's start-up banner under the `nndl-keras` command."""
 
+import logging
 import os
 import sys
 
@@ -28,3 +29,6 @@ def import_keras():
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+    # Recipes with many small trainings (ch3-more-data) build many compiled
+    # loops; TensorFlow's Python logger calls that "retracing" on the terminal.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
