@@ -125,13 +125,15 @@ def _training_options(command):
 @click.option("--eta", type=float, help="Override the learning rate η.")
 @click.option("--lmbda", type=float, help="Override the L2 strength λ.")
 @click.option("--train-size", type=int, help="Train on the first N training images.")
+@click.option("--dropout-style", type=click.Choice(["book", "inverted"]), help="network3's dropout, or Keras's inverted Dropout.")
 @click.option("--members", type=int, help="Ensembles: how many members (the book: 5).")
+@click.option("--member", type=int, help="Ensembles: train only member K (seed SEED+K-1); combine such runs with `vote`.")
 @click.option("--runs", type=int, help="Train N times (seeds SEED..SEED+N-1), keep the best on validation (default: as the book).")
 @click.option("--output-dir", type=click.Path(), help="Where to write (default: runs/NAME-TIME).")
 @click.option("--overwrite", is_flag=True, help="Start again in an output directory that holds a run.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --output-dir from its last epoch.")
 @_training_options
-def run(name, epochs, batch_size, eta, lmbda, train_size, members, runs, output_dir, overwrite, resume, quiet, **training):
+def run(name, epochs, batch_size, eta, lmbda, train_size, dropout_style, members, member, runs, output_dir, overwrite, resume, quiet, **training):
     """Train NAME with the book's hyperparameters and write metrics, model and plot."""
     import nndl_keras
     from nndl_keras.errors import Diverged
@@ -149,7 +151,9 @@ def run(name, epochs, batch_size, eta, lmbda, train_size, members, runs, output_
         eta=eta,
         lmbda=lmbda,
         train_size=train_size,
+        dropout_style=dropout_style,
         members=members,
+        member=member,
         **training,
     )
     diverged = result.metrics.get("diverged")
@@ -181,6 +185,17 @@ def reproduce(chapter, only, exclude, epochs_scale, output_dir, quiet, **trainin
         **training,
     )
     click.echo(report.markdown)
+
+
+@main.command()
+@click.argument("member_runs", nargs=-1, required=True, type=click.Path())
+@click.option("--output-dir", type=click.Path(), required=True, help="Where to write vote.json and ensemble_errors.png.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="MNIST directory (else $NNDL_KERAS_DATA_DIR, else tensorflow-datasets).")
+def vote(member_runs, output_dir, data_dir):
+    """Combine ensemble members trained as separate runs (`run ch6-ensemble --member K`) by the book's vote."""
+    from nndl_keras.recipes.ch6_ensemble import vote as vote_members
+
+    vote_members(member_runs, output_dir, data_dir=data_dir)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from typing import Any, Callable, Mapping, Optional
 from nndl_keras.errors import RecipeError
 
 TRAINING_SET_SIZE = 50_000
+DROPOUT_STYLES = ("book", "inverted")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +66,10 @@ class Hyperparameters:
         l2: whose definition of λ: `"network2"` (λ/2n Σw²) or `"network3"`.
         batch_size: mini-batch size m.
         dropout: probability of dropping each hidden neuron's output during training.
+        dropout_style: `"book"` (network3's: no rescaling in training, inputs
+            scaled by 1 − p at inference; `layers.Network3Dropout`) or
+            `"inverted"` (Keras's `Dropout`: kept inputs scaled by 1/(1 − p) in
+            training). They differ for SGD by a factor (1 − p)² in the step.
         epochs: passes over the training data.
         train_size: how many training images to use (the first ones): at most
             50,000, or 250,000 for the expanded set.
@@ -82,6 +87,7 @@ class Hyperparameters:
     l2: str = "network2"
     batch_size: int = 10
     dropout: float = 0.0
+    dropout_style: str = "book"
     epochs: int = 30
     train_size: int = TRAINING_SET_SIZE
     options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
@@ -94,10 +100,18 @@ class Hyperparameters:
             (0 <= self.lmbda < math.inf, f"lmbda must be zero or positive and finite, got {self.lmbda}"),
             (0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}"),
             (0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}"),
+            (
+                self.dropout_style in DROPOUT_STYLES,
+                f"dropout style must be {' or '.join(DROPOUT_STYLES)}, got {self.dropout_style!r}",
+            ),
             (self.batch_size >= 1, f"batch size must be at least 1, got {self.batch_size}"),
             (self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
             (self.train_size >= 1, f"train size must be at least 1, got {self.train_size}"),
             (self.options.get("members", 1) >= 1, f"members must be at least 1, got {self.options.get('members')}"),
+            (
+                self.options.get("member") is None or 1 <= self.options["member"] <= self.options.get("members", 1),
+                f"member must be between 1 and {self.options.get('members', 1)}, got {self.options.get('member')}",
+            ),
             (
                 self.batch_size <= self.train_size,
                 f"batch size {self.batch_size} exceeds the training-set size {self.train_size}",

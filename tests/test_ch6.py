@@ -93,3 +93,40 @@ print(int((ensemble.predict(test.x, verbose=0).argmax(1) != test.y).sum()))
     resumed = json.loads((killed / "metrics.json").read_text())
     assert [m["test_accuracy"] for m in resumed["members"]] == [m["test_accuracy"] for m in metrics["members"]]
     assert resumed["misclassified"] == metrics["misclassified"]
+
+
+def test_members_trained_apart_vote_like_members_trained_together(tmp_path, mnist_dir):
+    # Three members as three runs (as the full-length ensemble is trained on a CPU,
+    # a member per job), then `vote`: the same members and votes as one run.
+    common = ("--members", "3", "--epochs", "1", "--train-size", "3000", "--data-dir", mnist_dir, "--quiet")
+    together = run_cli("run", "ch6-ensemble", *common, "--output-dir", tmp_path / "together")
+    assert together.returncode == 0, together.stderr
+    for k in (1, 2, 3):
+        alone = run_cli("run", "ch6-ensemble", *common, "--member", k, "--output-dir", tmp_path / f"member-{k}")
+        assert alone.returncode == 0, alone.stderr
+    member = json.loads((tmp_path / "member-2" / "metrics.json").read_text())
+    assert member["member"] == 2 and member["seed"] == 1 and len(member["test_predictions"]) == 10_000
+    assert member["provenance"]["command"].startswith("nndl-keras run ch6-ensemble")
+    assert member["provenance"]["machine"]["cores"] >= 1 and member["provenance"]["date"]
+
+    runs = [tmp_path / f"member-{k}" for k in (3, 1, 2)]  # any order: the vote orders by member
+    voted = run_cli("vote", *runs, "--output-dir", tmp_path / "vote", "--data-dir", mnist_dir)
+    assert voted.returncode == 0, voted.stderr
+    vote = json.loads((tmp_path / "vote" / "vote.json").read_text())
+    whole = json.loads((tmp_path / "together" / "metrics.json").read_text())
+    assert [m["test_predictions"] for m in vote["members"]] == [m["test_predictions"] for m in whole["members"]]
+    assert vote["misclassified"] == whole["misclassified"] and vote["errors"] == whole["errors"]
+    assert (tmp_path / "vote" / "ensemble_errors.png").read_bytes()[:4] == b"\x89PNG"
+
+    from helpers import assert_one_line_error
+
+    assert_one_line_error(run_cli("vote", runs[0], runs[0], "--output-dir", tmp_path / "v2", "--data-dir", mnist_dir), "repeat")
+    assert_one_line_error(run_cli("vote", tmp_path / "nowhere", "--output-dir", tmp_path / "v3"), "cannot read member run")
+    assert_one_line_error(run_cli("run", "ch6-ensemble", "--members", "3", "--member", "4", "--data-dir", mnist_dir), "member must be")
+
+
+def test_an_even_ensemble_says_how_ties_go(tmp_path, mnist_dir):
+    result = run_cli("run", "ch6-ensemble", "--members", "2", "--epochs", "1", "--train-size", "1000",
+                     "--data-dir", mnist_dir, "--output-dir", tmp_path / "even")
+    assert result.returncode == 0, result.stderr
+    assert "a tie goes to the class the earliest member voted for" in result.stdout

@@ -11,7 +11,7 @@ from helpers import REPO, run_python
 def test_parts_and_engines_pass_on_the_jax_backend(mnist_dir):
     import subprocess
 
-    files = [str(REPO / "tests" / name) for name in ("test_parts.py", "test_engines.py")]
+    files = [str(REPO / "tests" / name) for name in ("test_parts.py", "test_engines.py", "test_network3_dropout.py")]
     result = subprocess.run(
         [sys.executable, "-m", "pytest", *files, "-q", "-p", "no:cacheprovider"],
         capture_output=True,

@@ -2,7 +2,7 @@
 
 import keras
 
-from nndl_keras import initializers, losses, regularizers
+from nndl_keras import initializers, layers, losses, regularizers
 
 COSTS = {
     "quadratic": losses.QuadraticCost,
@@ -29,6 +29,13 @@ def l2_regularizer(hp):
     if hp.l2 == "network3":
         return regularizers.Network3L2(hp.lmbda, hp.train_size, hp.batch_size)
     return regularizers.Network2L2(hp.lmbda, hp.train_size)
+
+
+def dropout_layer(hp):
+    """The dropout `hp` asks for: the book's (`Network3Dropout`) or Keras's inverted `Dropout`."""
+    if hp.dropout_style == "book":
+        return layers.Network3Dropout(hp.dropout)
+    return keras.layers.Dropout(hp.dropout)
 
 
 def compile_for_sgd(model, hp):
@@ -70,7 +77,7 @@ def feedforward(hp, name=None):
     for i, units in enumerate(sizes[1:], start=1):
         output = i == len(sizes) - 1
         if hp.dropout and i > 1:  # drop hidden neurons (chapter 3, "Dropout")
-            model.add(keras.layers.Dropout(hp.dropout))
+            model.add(dropout_layer(hp))
         model.add(
             keras.layers.Dense(
                 units,

@@ -4,7 +4,7 @@ import keras
 
 from nndl_keras.initializers import Network3WeightInitializer, StandardNormal
 from nndl_keras.layers import ConvPool2D
-from nndl_keras.models.feedforward import compile_for_sgd, l2_regularizer
+from nndl_keras.models.feedforward import compile_for_sgd, dropout_layer, l2_regularizer
 
 IMAGE = (28, 28, 1)
 
@@ -18,7 +18,7 @@ def network3(hp, name=None):
     throughout: N(0, 1/n_out) weights, N(0, 1) biases, a softmax layer that starts
     at zero, L2 scaled per mini-batch (λ/(2n/m) Σw², conv weights included) and,
     with `hp.dropout`, dropout on the inputs of every fully connected and softmax
-    layer (never in conv layers).
+    layer (never in conv layers), network3's own by default (`Network3Dropout`).
 
     Example:
 
@@ -41,7 +41,7 @@ def network3(hp, name=None):
         model.add(keras.layers.Flatten())
     for i, units in enumerate(hp.layers[1:-1], start=1):
         if hp.dropout:
-            model.add(keras.layers.Dropout(hp.dropout))
+            model.add(dropout_layer(hp))
         model.add(
             keras.layers.Dense(
                 units,
@@ -53,7 +53,7 @@ def network3(hp, name=None):
             )
         )
     if hp.dropout:
-        model.add(keras.layers.Dropout(hp.dropout))
+        model.add(dropout_layer(hp))
     model.add(
         keras.layers.Dense(hp.layers[-1], activation="softmax", kernel_initializer="zeros", kernel_regularizer=regularizer, name="softmax")
     )

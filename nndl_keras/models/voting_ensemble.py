@@ -2,6 +2,23 @@ import keras
 from keras import ops
 
 
+def plurality_votes(ballots, classes):
+    """The book's plurality vote over members' predicted classes, as vote counts.
+
+    `ballots` lists each member's predicted class per example, earliest member
+    first (integer arrays of one shape). Returns the vote count of each class
+    per example, plus a tie-breaking fraction below one, so that `argmax` gives
+    the class with most votes and, on a tie, the one the earliest member voted
+    for, as the book's `Counter(votes).most_common(1)` does.
+    """
+    votes = 0.0
+    for k, ballot in enumerate(ballots):
+        # A vote counts 1; the k-th member's also carries 0.25·2^-k, which summed
+        # over all members stays under one and so only ever breaks ties.
+        votes = votes + ops.one_hot(ballot, classes) * (1.0 + 0.25 * 2.0**-k)
+    return votes
+
+
 @keras.saving.register_keras_serializable(package="nndl_keras")
 class VotingEnsemble(keras.Model):
     """Several trained classifiers combined, as chapter 6 combines five nets.
@@ -44,14 +61,8 @@ class VotingEnsemble(keras.Model):
         outputs = [member(inputs, training=training) for member in self.members]
         if self.voting == "mean":
             return ops.mean(ops.stack(outputs), axis=0)
-        classes = outputs[0].shape[-1]
-        votes = 0.0
-        for k, probabilities in enumerate(outputs):
-            ballot = ops.one_hot(ops.argmax(probabilities, axis=-1), classes, dtype=probabilities.dtype)
-            # A vote counts 1; the earliest member's ballots also carry a bonus
-            # 0.25·2^-k, which sums to under one and so only ever breaks ties.
-            votes = votes + ballot * (1.0 + 0.25 * 2.0**-k)
-        return votes
+        ballots = [ops.argmax(probabilities, axis=-1) for probabilities in outputs]
+        return ops.cast(plurality_votes(ballots, outputs[0].shape[-1]), outputs[0].dtype)
 
     def get_config(self):
         config = super().get_config()
@@ -62,5 +73,6 @@ class VotingEnsemble(keras.Model):
 
     @classmethod
     def from_config(cls, config):
+        config = dict(config)  # the caller's config stays as it was
         members = [keras.saving.deserialize_keras_object(m) for m in config.pop("members")]
         return cls(members, **config)

@@ -5,7 +5,8 @@
 
 - `metrics.json`: the recipe, the hyperparameters actually used, per-epoch
   training cost and validation/test accuracy, the summary numbers, the book's
-  number, wall time and library versions;
+  number, wall time, library versions and provenance (command, commit, date,
+  machine: see `training.provenance`);
 - `model.keras`: the trained model (SGD recipes);
 - `learning_curve.png`: accuracy and cost per epoch beside the book's number;
 - `run.json`: the call's settings, so that `resume=True` can repeat it;
@@ -28,6 +29,7 @@ from nndl_keras import __version__
 from nndl_keras.data import expanded_training, load_mnist
 from nndl_keras.errors import Interrupted, NNDLError
 from nndl_keras.training import devices, outputs
+from nndl_keras.training.provenance import provenance
 from nndl_keras.training.session import Session, accuracy
 
 MODEL_FILE = "model.keras"
@@ -240,6 +242,7 @@ def run(
                 data_source=data.source,
                 wall_time_seconds=round(time.perf_counter() - started, 3),
                 versions=versions(),
+                provenance=provenance(),
             )
             if model is not None:
                 outputs.save_model(model, out / MODEL_FILE)
