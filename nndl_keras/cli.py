@@ -47,7 +47,8 @@ class _OneLineErrors(click.Group):
         except (KeyboardInterrupt, _Stopped) as e:
             stop = e.args[0] if isinstance(e, _Stopped) else e
             # Interrupted says how to resume; 128 + the signal's number, as shells report it.
-            _fail(str(stop) if isinstance(stop, Interrupted) else "interrupted", 128 + _stopped_by)
+            signum = getattr(stop, "signum", None) or _stopped_by
+            _fail(str(stop) if isinstance(stop, Interrupted) else "interrupted", 128 + signum)
         finally:
             signal.signal(signal.SIGTERM, previous)
         sys.exit(result if isinstance(result, int) else 0)

@@ -31,6 +31,6 @@ class Interrupted(KeyboardInterrupt):
     Still a `KeyboardInterrupt`, so code that catches those keeps working.
     """
 
-    def __init__(self, recipe, output_dir):
+    def __init__(self, recipe, output_dir, signum=None):
         super().__init__(f"{recipe} interrupted; continue with: nndl-keras run {recipe} --output-dir {output_dir} --resume")
-        self.recipe, self.output_dir = recipe, output_dir
+        self.recipe, self.output_dir, self.signum = recipe, output_dir, signum

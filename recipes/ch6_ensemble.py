@@ -27,23 +27,41 @@ VOTE_FILE = "vote.json"
 
 
 def train_member(session, k, count):
-    """Trains member `k` of `count` (seed `session.seed + k - 1`), saves it, and
-    returns it with its record: test accuracy and the test set's predicted labels."""
-    seed = session.seed + k - 1
-    trained = session.train(seed=seed, label=f"Member {k}/{count}")
+    """Trains member `k` of `count` (seed `session.seed + k - 1`); returns it with its record."""
+    trained = session.train(seed=session.seed + k - 1, label=f"Member {k}/{count}")
+    return trained.model, member_record(session, k, trained)
+
+
+def member_record(session, k, trained):
+    """Saves member `k` and returns its record: test accuracy and the test set's predicted labels."""
     folder = session.output_dir / "members"
     folder.mkdir(exist_ok=True)
     outputs.save_model(trained.model, folder / f"member-{k}.keras")
     predicted = np.asarray(trained.model.predict(session.data.test.x, batch_size=1000, verbose=0)).argmax(axis=1)
-    record = {
+    return {
         "member": k,
-        "seed": seed,
+        "seed": trained.seed,
         "test_accuracy": accuracy(predicted, session.data.test.y),
         # 10,000 digits, one per test image: all that a vote needs.
         "test_predictions": "".join(map(str, predicted)),
         "history": trained.history,
     }
-    return trained.model, record
+
+
+def train_all(session, count):
+    """Every member: side by side in one compiled step on JAX (`Session.train_together`),
+    else one after another (on a CPU, TensorFlow's one net at a time is the fastest path)."""
+    if session.can_train_together() and count > 1:
+        seeds = [session.seed + k for k in range(count)]
+        session.plan(1)  # one training of all members
+        together = session.train_together(seeds, label=f"Members 1-{count} together")
+        return [t.model for t in together], [member_record(session, k, t) for k, t in enumerate(together, start=1)]
+    members, records = [], []
+    for k in range(1, count + 1):
+        model, record = train_member(session, k, count)
+        members.append(model)
+        records.append(record)
+    return members, records
 
 
 def train_members(session):
@@ -52,6 +70,7 @@ def train_members(session):
     count, only = hp.options["members"], hp.options.get("member")
     if count % 2 == 0:
         session.say(f"  {count} members: two halves can tie; a tie goes to the class the earliest member voted for")
+    session.plan(1 if only is not None else count)
     if only is not None:
         _, record = train_member(session, only, count)
         session.say(
@@ -60,12 +79,9 @@ def train_members(session):
         )
         # The recipe's book number is the vote's: a member is not compared with it.
         return {**record, "measured_accuracy": None}
-    members, records = [], []
-    for k in range(1, count + 1):
-        model, record = train_member(session, k, count)
-        members.append(model)
-        records.append(record)
+    members, records = train_all(session, count)
     ensemble = VotingEnsemble(members, voting="plurality", name="ensemble")
+    ensemble(session.data.test.x[:1])  # built, so that it saves with its members' weights
     outputs.save_model(ensemble, session.output_dir / "ensemble.keras")
     mean = VotingEnsemble(members, voting="mean").predict(session.data.test.x, batch_size=1000, verbose=0)
     result = tally(records, session.data.test, session.output_dir)

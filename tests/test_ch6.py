@@ -1,6 +1,7 @@
 """Chapter 6: the expanded data, network3's nets, and the voting ensemble end to end."""
 
 import json
+import signal
 
 import keras
 import numpy as np
@@ -80,19 +81,69 @@ print(int((ensemble.predict(test.x, verbose=0).argmax(1) != test.y).sum()))
     assert reloaded.returncode == 0, reloaded.stderr[-2000:]
     assert int(reloaded.stdout.strip().splitlines()[-1]) == metrics["errors"]
 
-    # Killed while the third member trains: resumed, it takes the first two
-    # from their checkpoints and ends with the same votes.
-    killed = tmp_path / "killed"
-    printed, status, _ = kill_when(
-        (*args[:-3], "--output-dir", killed), lambda lines: lines[-1].startswith("Member 3/3")
+    # The run says what it will cost before its first epoch line.
+    printed = run_cli(*args[:-1], "--output-dir", tmp_path / "loud").stdout.splitlines()
+    estimate = next(i for i, line in enumerate(printed) if line.startswith("  estimate: about "))
+    assert "(3 trainings) on this machine" in printed[estimate]
+    assert estimate < next(i for i, line in enumerate(printed) if line.startswith("Epoch 1/1 - ")), printed
+    assert all(" - ETA " in line for line in printed if line.startswith("Epoch "))
+
+    # Ctrl-C in the middle of member 2's epoch: answered at once (not at the end of the
+    # epoch), the position inside the epoch saved; resumed, the same members and votes.
+    stopped = tmp_path / "stopped"
+    lines, status, stderr, seconds = interrupt_during(
+        (*args[:-3], "--output-dir", stopped), lambda line: line.startswith("Member 2/3"), signal.SIGINT, delay=3.0
     )
-    assert status == -9 and not (killed / "metrics.json").exists(), printed
+    assert status == 130, (lines, stderr)
+    assert seconds < 4, seconds  # an epoch of a member takes longer than that here
+    assert stderr.strip().endswith(f"continue with: nndl-keras run ch6-ensemble --output-dir {stopped} --resume")
+    saved = json.loads((stopped / "checkpoints" / "training-2" / "state.json").read_text())
+    assert saved["epoch"] == 0 and saved["position"]["step"] > 0
+    again = run_cli(*args[:-3], "--output-dir", stopped, "--resume")
+    assert again.returncode == 0, again.stderr
+    assert f"Resumed after epoch 0/1, {saved['position']['step']:,} mini-batches into the next," in again.stdout
+    assert_same_members(json.loads((stopped / "metrics.json").read_text()), metrics)
+
+    # SIGKILL in the middle of member 3's epoch: no position can be saved; the
+    # first two members come from their checkpoints and member 3 starts again.
+    killed = tmp_path / "killed"
+    lines, status, _, _ = interrupt_during(
+        (*args[:-3], "--output-dir", killed), lambda line: line.startswith("Member 3/3"), signal.SIGKILL, delay=2.0
+    )
+    assert status == -9 and not (killed / "metrics.json").exists(), lines
     again = run_cli(*args[:-3], "--output-dir", killed, "--resume")
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("Resumed after epoch 1/1") == 2 and "Member 3/3 (seed 2" in again.stdout
-    resumed = json.loads((killed / "metrics.json").read_text())
-    assert [m["test_accuracy"] for m in resumed["members"]] == [m["test_accuracy"] for m in metrics["members"]]
-    assert resumed["misclassified"] == metrics["misclassified"]
+    assert_same_members(json.loads((killed / "metrics.json").read_text()), metrics)
+
+
+def assert_same_members(resumed, whole):
+    for a, b in zip(resumed["members"], whole["members"]):
+        assert a["test_predictions"] == b["test_predictions"]
+        assert a["history"]["loss"] == b["history"]["loss"]
+    assert resumed["misclassified"] == whole["misclassified"]
+
+
+def interrupt_during(args, is_moment, sig, delay):
+    """Sends `sig` to `nndl-keras *args` `delay` s after the stdout line `is_moment` picks;
+    returns (lines, exit status, stderr, seconds from the signal to the exit)."""
+    import subprocess
+    import time
+
+    from helpers import cli_env
+
+    process = subprocess.Popen(["nndl-keras", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=cli_env())
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if is_moment(line):
+            break
+    time.sleep(delay)
+    process.send_signal(sig)
+    sent = time.perf_counter()
+    _, stderr = process.communicate(timeout=120)
+    return lines, process.returncode, stderr, time.perf_counter() - sent
 
 
 def test_members_trained_apart_vote_like_members_trained_together(tmp_path, mnist_dir):
@@ -130,3 +181,18 @@ def test_an_even_ensemble_says_how_ties_go(tmp_path, mnist_dir):
                      "--data-dir", mnist_dir, "--output-dir", tmp_path / "even")
     assert result.returncode == 0, result.stderr
     assert "a tie goes to the class the earliest member voted for" in result.stdout
+
+
+def test_on_jax_the_members_train_together_and_equal_members_trained_alone(tmp_path, mnist_dir):
+    args = ("run", "ch6-ensemble", "--members", "3", "--epochs", "1", "--train-size", "300", "--data-dir", mnist_dir)
+    jax = {"KERAS_BACKEND": "jax"}
+    together = run_cli(*args, "--output-dir", tmp_path / "together", env=jax)
+    assert together.returncode == 0, together.stderr[-3000:]
+    assert "Members 1-3 together (seeds 0-2, stacked on 1 device(s)" in together.stdout
+    alone = run_cli(*args, "--engine", "fused", "--output-dir", tmp_path / "alone", "--quiet", env=jax)
+    assert alone.returncode == 0, alone.stderr[-3000:]
+    a, b = (json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("together", "alone"))
+    for stacked, single in zip(a["members"], b["members"]):
+        assert stacked["seed"] == single["seed"]
+        assert stacked["history"]["loss"] == pytest.approx(single["history"]["loss"], rel=1e-5)
+        assert stacked["test_predictions"] == single["test_predictions"]

@@ -53,3 +53,52 @@ def test_unknown_engine():
     x, y, hp = _problem("quadratic", 0.0)
     with pytest.raises(ValueError, match="unknown engine"):
         make_engine(feedforward(hp), x, y, 10, seed=0, engine="warp")
+
+
+def _fresh(hp, x, y, seed=7):
+    keras.utils.set_random_seed(1)
+    model = feedforward(hp.replace(dropout=0.5))  # dropout: its RNG state must carry over too
+    return model, make_engine(model, x, y, hp.batch_size, seed=seed, engine="fused")
+
+
+@pytest.mark.parametrize("train_size", [25, 30])  # with and without a smaller last mini-batch
+def test_chunks_of_any_length_give_the_same_steps(train_size):
+    x, y, hp = _problem("cross_entropy", 2.0)
+    x, y, hp = x[:train_size], y[:train_size], hp.replace(train_size=train_size)
+    results = []
+    for chunk in (1, 2, 50):
+        model, engine = _fresh(hp, x, y)
+        engine._chunk, engine._tuned = chunk, True
+        results.append((engine.train_epochs(3), [w.copy() for w in model.get_weights()]))
+    for costs, weights in results[1:]:
+        assert costs == results[0][0]
+        for a, b in zip(weights, results[0][1]):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_a_stopped_call_resumes_to_the_same_numbers():
+    from nndl_keras.training.stopping import StopRequested
+
+    x, y, hp = _problem("cross_entropy", 2.0)
+    model, engine = _fresh(hp, x, y)
+    engine._chunk, engine._tuned = 1, True
+    whole = engine.train_epochs(3)
+    expected = [w.copy() for w in model.get_weights()]
+
+    model, engine = _fresh(hp, x, y)
+    engine._chunk, engine._tuned = 1, True
+    asked = iter(range(100))
+    engine.should_stop = lambda: next(asked) == 4  # in the second epoch's first mini-batches
+    with pytest.raises(StopRequested):
+        engine.train_epochs(3)
+    position, saved = engine.position, [v.numpy() for v in model.variables]
+    assert position["step"] == 5 and len(position["losses"]) == 5
+
+    # A new process: the same starting model, the saved variables, the position.
+    model, engine = _fresh(hp, x, y, seed=99)
+    for variable, value in zip(model.variables, saved):
+        variable.assign(value)
+    engine.set_position(position)
+    assert engine.train_epochs(3) == pytest.approx(whole, rel=1e-6)
+    for a, b in zip(model.get_weights(), expected):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)

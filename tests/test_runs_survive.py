@@ -5,8 +5,8 @@ import signal
 
 from helpers import assert_one_line_error, kill_when, run_cli
 
-# What differs between two identical runs: how long they took.
-TIMINGS = ("wall_time_seconds", "seconds_per_epoch")
+# What differs between two identical runs: how long they took, and when and how they were started.
+TIMINGS = ("wall_time_seconds", "seconds_per_epoch", "provenance")
 
 
 def comparable(metrics):

@@ -1,7 +1,9 @@
 """Resumable trainings: after every completed epoch, everything needed to go on.
 
-A run killed at any point (Ctrl-C, SIGTERM, SIGKILL, a preempted Colab) loses
-at most the epoch it was in. Each training of a run has its own folder under
+A run killed at any point (SIGKILL, a preempted Colab) loses at most the epoch
+it was in; one stopped by Ctrl-C or SIGTERM also saves where it was inside the
+epoch (`position`: the engine's steps done, their costs and the shuffling
+generator's state before the epoch), so it loses about a second. Each training of a run has its own folder under
 `<output_dir>/checkpoints/` holding:
 
 - `variables-<epoch>.npz`: every variable of the model (weights, the dropout
@@ -60,7 +62,10 @@ def _plain(value):
 
 
 def _variables(model):
-    """The model's variables, then its optimizer's (once each, in a fixed order)."""
+    """The model's variables, then its optimizer's (once each, in a fixed order);
+    for a list of models (an ensemble trained stacked), each model's in turn."""
+    if isinstance(model, (list, tuple)):
+        return [v for one in model for v in _variables(one)]
     seen, found = set(), []
     optimizer = getattr(model, "optimizer", None)
     for variable in [*model.variables, *(optimizer.variables if optimizer is not None else [])]:
@@ -114,9 +119,12 @@ class Checkpoint:
         for callback, saved in zip(callbacks, state["callbacks"]):
             if saved is not None:
                 _set_callback_state(callback, saved)
+        if state.get("position") is not None:
+            engine.set_position(state["position"])
 
-    def save(self, model, engine, callbacks, epoch, history, finished=False):
-        """Saves the state after `epoch` completed epochs (atomically, state last)."""
+    def save(self, model, engine, callbacks, epoch, history, finished=False, position=None):
+        """Saves the state after `epoch` completed epochs (atomically, state last);
+        with `position` (a stopped engine's), the state inside the next epoch."""
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"variables-{epoch}.npz"
         values = {f"v{i}": v.numpy() for i, v in enumerate(_variables(model))}
@@ -134,6 +142,7 @@ class Checkpoint:
             "rng": engine.rng_state(),
             "history": history,
             "callbacks": [_callback_state(c) for c in callbacks],
+            "position": position,
         }
         outputs.write_json(self.folder / STATE_FILE, state, indent=None)  # once an epoch: compact is fast
         for old in self.folder.glob("variables-*.npz"):

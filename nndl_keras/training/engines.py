@@ -5,12 +5,13 @@ network.py and network2.py do), cut it into consecutive mini-batches of m (the
 last one smaller when m does not divide n), and apply the optimizer once per
 mini-batch to the gradient of the model's compiled loss, regularisation included.
 
-- `FusedSGD` (TensorFlow backend) keeps the data on the device and runs a whole
-  epoch as one compiled `tf.while_loop`. With the book's m = 10 a plain `fit`
-  spends most of its time between steps (about 8.6 s an epoch for ch1 here);
-  the fused loop takes about 0.1 s.
+- `FusedSGD` (TensorFlow backend) keeps the data on the device and runs the
+  mini-batches as compiled `tf.while_loop`s, in chunks of about a second (so
+  that a Ctrl-C is answered between two of them, see `_Engine`). With the
+  book's m = 10 a plain `fit` spends most of its time between steps (about
+  8.6 s an epoch for ch1 here); the fused loop takes about 0.2 s.
 - `FusedJaxSGD` is the same on the JAX backend: Keras's stateless
-  `train_step` under `jax.lax.scan`, one jitted call per epoch.
+  `train_step` under `jax.lax.scan`, a jitted call per chunk.
 - `DistributedSGD` runs Keras's own `train_step` under a `tf.distribute`
   strategy (`strategy.run`), many steps per compiled call: the strategy splits
   each global mini-batch across the replicas and all-reduces the gradients.
@@ -18,10 +19,17 @@ mini-batch to the gradient of the model's compiled loss, regularisation included
   `keras.distribution`.
 """
 
+import signal
+import time
+
 import keras
 import numpy as np
 
+from nndl_keras.training.stopping import StopRequested
+
 PREDICT_BATCH = 2000
+FIRST_CHUNK = 20  # mini-batches in the first chunks of an epoch, before one is timed
+CHUNK_SECONDS = 0.5  # how long a chunk should take: how often a Ctrl-C is looked at
 
 
 def make_engine(
@@ -88,12 +96,29 @@ def _book_batches(x, y, batch_size, drop_remainder):
 
 
 class _Engine:
-    """What the engines share: the book's epoch order, and one epoch as a run of one."""
+    """What the engines share: the book's epoch order, and one epoch as a run of one.
+
+    The fused engines also share how an epoch runs: as a sequence of compiled
+    chunks of consecutive mini-batches, each about `CHUNK_SECONDS` long (the
+    length is timed on the first chunks; it does not change the numbers), so
+    that between two chunks the engine can report progress (`progress(done,
+    total)`, steps of the current call) and stop when `should_stop()` says so.
+    Stopped, it raises `StopRequested` with `position` saying where it was;
+    `set_position(position)` on an engine holding the same weights makes the
+    next `train_epochs` go on from there, to the same numbers.
+    """
+
+    interruptible = False  # whether an epoch runs in chunks that can stop between them
 
     def __init__(self, model, batch_size, seed, reshuffle):
         self.model, self.batch_size = model, batch_size
         self._rng = np.random.default_rng(seed)
         self._reshuffle = reshuffle
+        self.should_stop = lambda: False
+        self.progress = None
+        self.position = None
+        self._resume = None
+        self._chunk, self._tuned, self._compiled = FIRST_CHUNK, False, set()
 
     def _order(self, n):
         """This epoch's order of the examples: reshuffled, or the data's own (network3)."""
@@ -106,9 +131,96 @@ class _Engine:
     def set_rng_state(self, state):
         self._rng.bit_generator.state = state
 
+    def set_position(self, position):
+        """Makes the next `train_epochs` continue the stopped call `position` describes."""
+        self._resume = position
+
     def train_epoch(self):
         """Runs one epoch; returns the cost averaged over its examples (as `fit` reports)."""
         return self.train_epochs(1)[0]
+
+    def train_epochs(self, epochs):
+        """Runs `epochs` epochs in chunks (see the class); returns each one's mean cost.
+
+        Raises:
+            StopRequested: `should_stop()` was true between two chunks; the
+                model holds the weights reached and `position` says where
+                (the state of the shuffling generator before this call's
+                orders were drawn, the steps done and their costs).
+        """
+        resume, self._resume, self.position = self._resume, None, None
+        if resume is not None:
+            self.set_rng_state(resume["rng"])  # the same orders, drawn again
+        before = self.rng_state()
+        n = self._n
+        orders = [self._order(n) for _ in range(epochs)]
+        total = epochs * -(-n // self.batch_size)
+        losses = [] if resume is None else [np.asarray(resume["losses"], np.float64)]
+        start = 0 if resume is None else resume["step"]
+        self._begin()
+        for step, rows in self._chunks(orders, start):
+            if step != start and self.should_stop():  # never before a call's first chunk
+                self._end()
+                self.position = {"rng": before, "step": step, "losses": np.concatenate(losses).tolist()}
+                raise StopRequested(signal.SIGINT)
+            losses.append(self._timed(rows))
+            if self.progress is not None:
+                self.progress(step + len(rows), total)
+        self._end()
+        return self._costs(np.concatenate(losses), epochs)
+
+    def _chunks(self, orders, step):
+        """The call's chunks of mini-batches from global step `step`: (step, rows of indices).
+
+        Chunks start at multiples of the chunk length, so that every epoch has
+        the same lengths (XLA compiles each new one). Where m divides n the
+        epochs run back to back; otherwise each epoch's smaller last
+        mini-batch is a step of its own.
+        """
+        m, n = self.batch_size, len(orders[0])
+        full, rest = divmod(n, m)
+        if not rest:
+            rows = np.concatenate(orders).reshape(-1, m)
+            while step < len(rows):
+                length = min(self._chunk - step % self._chunk, len(rows) - step)
+                yield step, rows[step : step + length]
+                step += length
+            return
+        per_epoch = full + 1
+        while step < per_epoch * len(orders):
+            epoch, at = divmod(step, per_epoch)
+            if at < full:
+                length = min(self._chunk - at % self._chunk, full - at)
+                yield step, orders[epoch][at * m : (at + length) * m].reshape(length, m)
+            else:
+                length = 1
+                yield step, orders[epoch][full * m :].reshape(1, rest)
+            step += length
+
+    def _timed(self, rows):
+        """Runs one chunk; the first chunk timed without compiling sets the chunk length."""
+        tick = time.perf_counter()
+        losses = np.asarray(self._run_rows(rows), np.float64)  # waits for the chunk to finish
+        seconds = time.perf_counter() - tick
+        if not self._tuned and len(rows) == self._chunk and rows.shape in self._compiled:
+            self._chunk = max(1, int(round(self._chunk * CHUNK_SECONDS / max(seconds, 1e-6))))
+            self._tuned = True
+        self._compiled.add(rows.shape)
+        return losses
+
+    def _costs(self, losses, epochs):
+        """Each epoch's cost: its steps' costs weighted by their mini-batch sizes, over n."""
+        m, n = self.batch_size, self._n
+        sizes = np.full(-(-n // m), m, dtype=np.float64)
+        if n % m:
+            sizes[-1] = n % m
+        return (losses.reshape(epochs, -1) @ sizes / n).tolist()
+
+    def _begin(self):
+        """Before a call's first chunk (the JAX engine takes the model's state)."""
+
+    def _end(self):
+        """After a call's last chunk, or when it stops (the JAX engine puts the state back)."""
 
 
 class FitSGD(_Engine):
@@ -215,9 +327,10 @@ class DistributedSGD(_Engine):
 
 
 class FusedSGD(_Engine):
-    """A whole epoch as one compiled TensorFlow loop over in-memory tensors."""
+    """The epoch's mini-batches as compiled TensorFlow loops over in-memory tensors, a chunk per call."""
 
     name = "fused"
+    interruptible = True
 
     @staticmethod
     def available():
@@ -236,8 +349,7 @@ class FusedSGD(_Engine):
         # Variables must exist before tracing: the optimizer creates its own
         # on the first apply otherwise, which a compiled loop cannot do.
         model.optimizer.build(model.trainable_variables)
-        self._epoch = tf.function(self._run_batches, jit_compile=jit_compile, reduce_retracing=True)
-        self._step = tf.function(self._train_step, jit_compile=jit_compile, reduce_retracing=True)
+        self._loop = tf.function(self._loop_over, jit_compile=jit_compile, reduce_retracing=True)
         self._forward = tf.function(
             lambda inputs: model(inputs, training=False), jit_compile=jit_compile, reduce_retracing=True
         )
@@ -254,35 +366,19 @@ class FusedSGD(_Engine):
         model.optimizer.apply(gradients, model.trainable_variables)
         return loss
 
-    def _run_batches(self, batches, steps_per_epoch):
-        """SGD steps over `batches` (rows of example indices); the summed cost of each epoch."""
+    def _loop_over(self, rows):
+        """One SGD step per row of example indices; each step's cost."""
         tf = self._tf
-        epochs = tf.shape(batches)[0] // steps_per_epoch
+        steps = tf.shape(rows)[0]
 
-        def body(i, totals):
-            loss = tf.cast(self._train_step(batches[i]), tf.float32)
-            return i + 1, tf.tensor_scatter_nd_add(totals, [[i // steps_per_epoch]], [loss])
+        def body(i, costs):
+            return i + 1, costs.write(i, tf.cast(self._train_step(rows[i]), tf.float32))
 
-        _, totals = tf.while_loop(
-            lambda i, _: i < tf.shape(batches)[0], body, (tf.constant(0), tf.zeros([epochs]))
-        )
-        return totals
+        _, costs = tf.while_loop(lambda i, _: i < steps, body, (tf.constant(0), tf.TensorArray(tf.float32, size=steps)))
+        return costs.stack()
 
-    def train_epochs(self, epochs):
-        """Runs `epochs` epochs, back to back in one compiled call where the
-        mini-batches divide the data; returns each epoch's mean cost."""
-        m, n = self.batch_size, self._n
-        orders = [self._order(n) for _ in range(epochs)]
-        full = n // m
-        if n % m == 0:
-            batches = np.concatenate(orders).reshape(epochs * full, m)
-            return (m * np.asarray(self._epoch(batches, np.int32(full))) / n).tolist()
-        costs = []
-        for order in orders:  # the last mini-batch is smaller: it gets a step of its own
-            total = m * float(self._epoch(order[: full * m].reshape(full, m), np.int32(full))[0]) if full else 0.0
-            total += (n % m) * float(self._step(order[full * m :]))
-            costs.append(total / n)
-        return costs
+    def _run_rows(self, rows):
+        return self._loop(rows).numpy()
 
     def predict(self, x):
         outputs = [
@@ -293,9 +389,10 @@ class FusedSGD(_Engine):
 
 
 class FusedJaxSGD(_Engine):
-    """A whole epoch as one jitted `jax.lax.scan` of Keras's stateless `train_step`."""
+    """The epoch's mini-batches as jitted `jax.lax.scan`s of Keras's stateless `train_step`, a chunk per call."""
 
     name = "fused"
+    interruptible = True
 
     def __init__(self, model, x, y, batch_size, seed, reshuffle=True):
         import jax
@@ -310,6 +407,7 @@ class FusedJaxSGD(_Engine):
         model._symbolic_build(data_batch=(np.asarray(x[:batch_size]), np.asarray(y[:batch_size])))
         self._run = jax.jit(self._scan, donate_argnums=0)
         self._forward = jax.jit(lambda trainable, non_trainable, inputs: model.stateless_call(trainable, non_trainable, inputs)[0])
+        self._now = None
 
     def _batch(self, indices):
         x = self._x[indices]
@@ -317,44 +415,35 @@ class FusedJaxSGD(_Engine):
             x = x.astype(self.model.compute_dtype) / 255.0
         return x, self._y[indices]
 
-    def _scan(self, state, batches):
+    def _scan(self, state, rows):
         def body(state, indices):
-            logs, state = self.model.train_step(state, self._batch(indices))
+            trainable, non_trainable, optimizer, metrics = state
+            # Zeroed running means: the logged loss is this step's own, so an
+            # epoch's cost comes from its steps' costs, whatever the chunks.
+            metrics = [self._jnp.zeros_like(v) for v in metrics]
+            logs, state = self.model.train_step((trainable, non_trainable, optimizer, metrics), self._batch(indices))
             return state, logs["loss"]
 
-        return self._jax.lax.scan(body, state, batches)
+        return self._jax.lax.scan(body, state, rows)
 
-    def _state(self):
+    def _begin(self):
         m = self.model
-        zeros = [self._jnp.zeros_like(v.value) for v in m.metrics_variables]  # a fresh running mean per epoch
-        return (
+        self._now = (
             [v.value for v in m.trainable_variables],
             [v.value for v in m.non_trainable_variables],
             [v.value for v in m.optimizer.variables],
-            zeros,
+            [self._jnp.zeros_like(v.value) for v in m.metrics_variables],  # the engine's own: donated
         )
 
-    def _store(self, state):
+    def _run_rows(self, rows):
+        self._now, costs = self._run(self._now, self._jnp.asarray(rows))
+        return costs
+
+    def _end(self):
         m = self.model
-        for variables, values in zip((m.trainable_variables, m.non_trainable_variables, m.optimizer.variables), state):
+        for variables, values in zip((m.trainable_variables, m.non_trainable_variables, m.optimizer.variables), self._now):
             for variable, value in zip(variables, values):
                 variable.assign(value)
-
-    def train_epochs(self, epochs):
-        """Runs `epochs` epochs, one jitted scan each; returns each one's mean cost."""
-        m, n = self.batch_size, self._n
-        full = n // m
-        costs = []
-        for _ in range(epochs):
-            order = self._order(n)
-            state, running = self._run(self._state(), self._jnp.asarray(order[: full * m].reshape(full, m)))
-            cost = float(running[-1])  # Keras's running mean over the epoch's mini-batches
-            if n % m:
-                state, running = self._run(state, self._jnp.asarray(order[full * m :].reshape(1, -1)))
-                cost = float(running[-1])  # the running mean now covers the smaller last mini-batch too
-            self._store(state)
-            costs.append(cost)
-        return costs
 
     def predict(self, x):
         m = self.model

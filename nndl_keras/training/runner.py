@@ -222,6 +222,7 @@ def run(
             elif recipe.baseline is not None:
                 history, engine_name = _run_baseline(recipe, hp, data), "baseline"
             else:
+                session.plan(runs)
                 trained, trials = _best_of(session, runs)
                 model, history, engine_name = trained.model, trained.history, trained.engine
                 extra = {"runs": trials, "seed": trained.seed}
@@ -255,9 +256,9 @@ def run(
             session.say(_verdict(metrics))
             session.say(f"  wrote {out}")
             return RunResult(metrics=metrics, output_dir=out, model=model)
-    except KeyboardInterrupt:
-        # Every finished epoch is in out/checkpoints: say how to go on from it.
-        raise Interrupted(recipe.name, out) from None
+    except KeyboardInterrupt as e:
+        # Every finished epoch (and a stopped one's position) is in out/checkpoints: say how to go on.
+        raise Interrupted(recipe.name, out, signum=getattr(e, "signum", None)) from None
 
 
 def _best_of(session, runs):

@@ -1,5 +1,6 @@
 """One run's context: the data, the settings, and training as the book does it."""
 
+import contextlib
 import dataclasses
 import time
 from pathlib import Path
@@ -9,6 +10,8 @@ import numpy as np
 
 from nndl_keras.training.checkpoints import Checkpoint
 from nndl_keras.training.engines import make_engine
+from nndl_keras.training.progress import Progress
+from nndl_keras.training.stopping import DeferredStop, StopRequested
 
 # What the runner can measure after an epoch, as the book's `monitor_*` flags.
 MEASURES = (
@@ -85,12 +88,24 @@ class Session:
     resume: bool = False
     placement: object = None
     trainings: int = 0
+    progress: object = None
 
     def __post_init__(self):
         if self.placement is None:
             from nndl_keras.training.devices import Placement
 
             self.placement = Placement("cpu", description="the backend's default device")
+        if self.progress is None:
+            self.progress = Progress(self.say, quick_look=self.quick_look(), verbose=self.verbose)
+
+    def quick_look(self):
+        """A command that runs this recipe briefly: one epoch on 10,000 images (three members)."""
+        members = " --members 3" if "members" in self.hp.options else ""
+        return f"nndl-keras run {self.recipe.name}{members} --epochs 1 --train-size 10000"
+
+    def plan(self, trainings):
+        """Tells the progress line how many trainings the run will take (best-of-N, members)."""
+        self.progress.plan(trainings)
 
     def training_set(self):
         """The training images: the book's 50,000, or the expanded 250,000 (uint8)."""
@@ -132,6 +147,42 @@ class Session:
         with self.placement.scope():
             return self._train(hp, seed, training, monitor, evaluate_every, callbacks, label)
 
+    def can_train_together(self):
+        """Whether `train_together` applies: JAX, the engine left to choose, one device or a
+        plain local set of them (not a `keras.distribution`)."""
+        return keras.backend.backend() == "jax" and self.engine == "auto" and self.placement.distribution is None
+
+    def train_together(self, seeds, label=None):
+        """Trains one net per seed side by side, in one compiled step (`StackedJaxSGD`, JAX).
+
+        Each net equals the net `train(seed=...)` would give (to float rounding):
+        its own initialisation, dropout masks and data order. Epochs are
+        measured (the recipe's monitor), printed and checkpointed together.
+
+        Returns:
+            A list of `Trained`, one per seed.
+        """
+        from nndl_keras.training.stacked import StackedJaxSGD
+
+        hp, monitor = self.hp, tuple(self.recipe.monitor)
+        self.trainings += 1
+        models = []
+        for seed in seeds:
+            keras.utils.set_random_seed(seed)
+            models.append(self.recipe.build(hp))
+        training = self.training_set().take(hp.train_size)
+        engine = StackedJaxSGD(models, training.x, training.y, hp.batch_size, seeds, reshuffle=self.recipe.reshuffle)
+        checkpoint, state = None, None
+        if self.checkpoints is not None:
+            settings = {"recipe": self.recipe.name, "hparams": hp.to_dict(), "seeds": list(seeds), "engine": engine.name}
+            checkpoint = Checkpoint(Path(self.checkpoints) / f"training-{self.trainings}", settings)
+            state = checkpoint.load() if self.resume else None
+        devices = len(engine.devices_used)
+        self.say(f"{label or 'Training'} (seeds {seeds[0]}-{seeds[-1]}, stacked on {devices} device(s), backend jax)")
+        engine.progress = self.progress.steps
+        histories = _StackedLoop(engine, hp, checkpoint, self.progress).run(self.data, monitor, state)
+        return [Trained(m, h, [], engine.name, seed) for m, h, seed in zip(models, histories, seeds)]
+
     def _train(self, hp, seed, training, monitor, evaluate_every, callbacks, label):
         model = self.recipe.build(hp)
         trainer = make_engine(
@@ -155,17 +206,71 @@ class Session:
             state = checkpoint.load() if self.resume else None
         self.say(f"{label or 'Training'} (seed {seed}, engine {trainer.name}, backend {keras.backend.backend()})")
         every = evaluate_every or hp.epochs
-        loop = _Loop(trainer, hp, callbacks, checkpoint, self.say)
+        trainer.progress = self.progress.steps
+        loop = _Loop(trainer, hp, callbacks, checkpoint, self.progress)
         history, diverged = loop.run(self.data, training, monitor, every, state)
         return Trained(model, history, callbacks, trainer.name, seed, diverged)
 
 
-class _Loop:
-    """The epochs of one training: measurements, callbacks, checkpoints, divergence."""
+class _StackedLoop:
+    """The epochs of nets trained side by side: each one measured, all checkpointed together."""
 
-    def __init__(self, trainer, hp, callbacks, checkpoint, say):
+    def __init__(self, engine, hp, checkpoint, progress):
+        self.engine, self.hp, self.checkpoint, self.progress = engine, hp, checkpoint, progress
+
+    def run(self, data, monitor, state=None):
+        engine, hp = self.engine, self.hp
+        histories = [{"epoch": [], "loss": [], "seconds": [], **{m: [] for m in monitor}} for _ in engine.models]
+        epoch = 0
+        if state is not None:
+            self.checkpoint.restore(state, engine.models, engine, [])
+            epoch, histories = state["epoch"], state["history"]
+            self.progress.say(f"Resumed after epoch {epoch}/{hp.epochs} from {self.checkpoint.folder}")
+        self.progress.start_training(epoch, hp.epochs, -(-engine._n // hp.batch_size))
+        with DeferredStop() as stop:
+            engine.should_stop = stop.requested
+            while epoch < hp.epochs:
+                tick = time.perf_counter()
+                try:
+                    (costs,) = engine.train_epochs(1)
+                except StopRequested:
+                    if self.checkpoint is not None:
+                        self._save(epoch, histories, position=engine.position)
+                    raise StopRequested(stop.signum) from None
+                seconds = time.perf_counter() - tick
+                epoch += 1
+                shown = self._measure(data, monitor, histories, epoch, costs, seconds)
+                self.progress.epoch_done(epoch, seconds, shown)
+                if self.checkpoint is not None:
+                    self._save(epoch, histories, finished=epoch >= hp.epochs)
+                stop.check()
+        return histories
+
+    def _measure(self, data, monitor, histories, epoch, costs, seconds):
+        sets = {"validation": data.validation, "test": data.test}
+        for history, cost in zip(histories, costs):
+            history["epoch"].append(epoch)
+            history["loss"].append(cost)
+            history["seconds"].append(seconds)
+        for name, split in sets.items():
+            wanted = [m for m in monitor if m == f"{name}_accuracy"]
+            if wanted:
+                for history, outputs in zip(histories, self.engine.predict(split.x)):
+                    history[wanted[0]].append(accuracy(outputs, split.y))
+        return "; ".join(
+            f"{m}: " + " ".join(f"{h[m][-1]:.4f}" for h in histories) for m in ("loss", *monitor) if histories[0].get(m)
+        )
+
+    def _save(self, epoch, histories, finished=False, position=None):
+        self.checkpoint.save(self.engine.models, self.engine, [], epoch, histories, finished=finished, position=position)
+
+
+class _Loop:
+    """The epochs of one training: measurements, callbacks, checkpoints, divergence, stops."""
+
+    def __init__(self, trainer, hp, callbacks, checkpoint, progress):
         self.trainer, self.model, self.hp = trainer, trainer.model, hp
-        self.callbacks, self.checkpoint, self.say = callbacks, checkpoint, say
+        self.callbacks, self.checkpoint, self.progress = callbacks, checkpoint, progress
 
     def call(self, hook, *args):
         # Not keras.callbacks.CallbackList: it hands each callback a copy of the
@@ -174,64 +279,99 @@ class _Loop:
             getattr(callback, hook)(*args)
 
     def run(self, data, training, monitor, every, state=None):
-        """Trains to `hp.epochs` (from `state`, a checkpoint's, if given); returns (history, diverged)."""
-        model, hp, callbacks = self.model, self.hp, self.callbacks
+        """Trains to `hp.epochs` (from `state`, a checkpoint's, if given); returns (history, diverged).
+
+        With an engine that runs in chunks, Ctrl-C and SIGTERM are answered at
+        the end of the chunk they arrive in (about a second): the position in
+        the epoch is checkpointed, and `StopRequested` raised.
+        """
+        model, hp = self.model, self.hp
         if training.x.dtype == np.uint8 and any(m.startswith("training_") for m in monitor):
             # Expanded images are uint8; measure them in [0, 1] like the rest.
             training = type(training)(training.x.astype(np.float32) / 255, training.y)
-        sets = {"training": training, "validation": data.validation, "test": data.test}
-        history = {"epoch": [], "loss": [], "seconds": [], **{m: [] for m in monitor}}
-        for callback in callbacks:
+        self.sets = {"training": training, "validation": data.validation, "test": data.test}
+        self.monitor, self.every = monitor, every
+        self.history = {"epoch": [], "loss": [], "seconds": [], **{m: [] for m in monitor}}
+        for callback in self.callbacks:
             callback.set_model(model)
             callback.set_params({"epochs": hp.epochs, "verbose": 0})
         model.stop_training = False
         self.call("on_train_begin")
-        epoch = 0
+        self.epoch = 0
         if state is not None:  # after on_train_begin, which would reset what is restored
-            self.checkpoint.restore(state, model, self.trainer, callbacks)
-            epoch, history = state["epoch"], state["history"]
-            model.stop_training = state["finished"]
-            self.say(f"Resumed after epoch {epoch}/{hp.epochs} from {self.checkpoint.folder}")
-        diverged = None
-        while epoch < hp.epochs and not model.stop_training:
+            self._restore(state)
+        deferred = DeferredStop() if self.trainer.interruptible else contextlib.nullcontext()
+        with deferred as stop:
+            if stop is not None:
+                self.trainer.should_stop = stop.requested
+            diverged = self._epochs(stop)
+        self.call("on_train_end")
+        return self.history, diverged
+
+    def _restore(self, state):
+        self.checkpoint.restore(state, self.model, self.trainer, self.callbacks)
+        self.epoch, self.history = state["epoch"], state["history"]
+        self.model.stop_training = state["finished"]
+        within = state.get("position")
+        into = f", {within['step']:,} mini-batches into the next," if within else ""
+        self.progress.say(f"Resumed after epoch {self.epoch}/{self.hp.epochs}{into} from {self.checkpoint.folder}")
+
+    def _epochs(self, stop):
+        model, hp = self.model, self.hp
+        self.progress.start_training(self.epoch, hp.epochs, -(-len(self.sets["training"].y) // hp.batch_size))
+        while self.epoch < hp.epochs and not model.stop_training:
             # Epochs between measurements run in one call unless a callback needs each one.
-            chunk = 1 if callbacks else min(every - epoch % every, hp.epochs - epoch)
+            chunk = 1 if self.callbacks else min(self.every - self.epoch % self.every, hp.epochs - self.epoch)
             last_good = [v.numpy() for v in model.variables]
-            self.call("on_epoch_begin", epoch)
+            self.call("on_epoch_begin", self.epoch)
             tick = time.perf_counter()
-            losses = self.trainer.train_epochs(chunk)
+            try:
+                losses = self.trainer.train_epochs(chunk)
+            except StopRequested:
+                if self.checkpoint is not None:  # the position in the epoch, so that --resume loses seconds
+                    self.checkpoint.save(model, self.trainer, self.callbacks, self.epoch, self.history, position=self.trainer.position)
+                raise StopRequested(stop.signum) from None
             seconds = (time.perf_counter() - tick) / chunk
             if not np.all(np.isfinite(losses)):
-                # The book's eta 100 runs: weights overflow and every later step
-                # is NaN. Keep the weights from before this call and stop.
-                bad = int(np.flatnonzero(~np.isfinite(losses))[0])
-                diverged = {"epoch": epoch + bad + 1, "cost": str(losses[bad])}
-                for variable, value in zip(model.variables, last_good):
-                    variable.assign(value)
-                self.say(f"Epoch {diverged['epoch']}/{hp.epochs} - the cost is {diverged['cost']}: diverged, stopping")
-                break
-            epoch += chunk
-            logs = {"loss": losses[-1]}
-            measured = epoch % every == 0 or epoch == hp.epochs or bool(callbacks)
-            if measured:
-                logs.update(_measure(model, self.trainer, hp, sets, monitor))
-                history["epoch"].append(epoch)
-                history["loss"].append(float(np.mean(losses)))
-                history["seconds"].append(seconds)
-                for m in monitor:
-                    history[m].append(logs[m])
-            self.call("on_epoch_end", epoch - 1, logs)
-            for key, value in logs.items():  # what callbacks added (gradient norms, ...)
-                if key != "loss" and key not in monitor:
-                    history.setdefault(key, []).append(value)
-            if measured:
-                shown = " - ".join(f"{k}: {logs[k]:.4f}" for k in ("loss", *monitor))
-                self.say(f"Epoch {epoch}/{hp.epochs} - {seconds:.2f}s - {shown}")
-            if self.checkpoint is not None:
-                finished = epoch >= hp.epochs or model.stop_training
-                self.checkpoint.save(model, self.trainer, callbacks, epoch, history, finished=finished)
-        self.call("on_train_end")
-        return history, diverged
+                return self._diverged(losses, last_good)
+            self.epoch += chunk
+            self._after(losses, seconds)
+            if stop is not None:
+                stop.check()  # a signal during the measurements: the epoch is saved, stop now
+        return None
+
+    def _diverged(self, losses, last_good):
+        # The book's eta 100 runs: weights overflow and every later step
+        # is NaN. Keep the weights from before this call and stop.
+        bad = int(np.flatnonzero(~np.isfinite(losses))[0])
+        diverged = {"epoch": self.epoch + bad + 1, "cost": str(losses[bad])}
+        for variable, value in zip(self.model.variables, last_good):
+            variable.assign(value)
+        self.progress.say(f"Epoch {diverged['epoch']}/{self.hp.epochs} - the cost is {diverged['cost']}: diverged, stopping")
+        return diverged
+
+    def _after(self, losses, seconds):
+        """An epoch's measurements, callbacks, line and checkpoint."""
+        epoch, hp, history, monitor = self.epoch, self.hp, self.history, self.monitor
+        logs = {"loss": losses[-1]}
+        measured = epoch % self.every == 0 or epoch == hp.epochs or bool(self.callbacks)
+        if measured:
+            logs.update(_measure(self.model, self.trainer, hp, self.sets, monitor))
+            history["epoch"].append(epoch)
+            history["loss"].append(float(np.mean(losses)))
+            history["seconds"].append(seconds)
+            for m in monitor:
+                history[m].append(logs[m])
+        self.call("on_epoch_end", epoch - 1, logs)
+        for key, value in logs.items():  # what callbacks added (gradient norms, ...)
+            if key != "loss" and key not in monitor:
+                history.setdefault(key, []).append(value)
+        if measured:
+            shown = " - ".join(f"{k}: {logs[k]:.4f}" for k in ("loss", *monitor))
+            self.progress.epoch_done(epoch, seconds, shown)
+        if self.checkpoint is not None:
+            finished = epoch >= hp.epochs or self.model.stop_training
+            self.checkpoint.save(self.model, self.trainer, self.callbacks, epoch, history, finished=finished)
 
 
 def _measure(model, trainer, hp, sets, monitor):

@@ -1,0 +1,99 @@
+"""What a person watching a run sees: the cost up front, an ETA on every epoch line.
+
+The estimate is timed on this machine from the first seconds of steps (after
+the first chunk, which includes compiling), and covers every training the run
+has planned (an ensemble's members, the book's best-of-three runs). On a
+terminal, an epoch that takes more than a few seconds also shows how far it is.
+"""
+
+import sys
+import time
+
+ESTIMATE_AFTER = 1.0  # seconds of timed steps before the estimate
+LONG_RUN = 60.0  # a run estimated longer than this also says how to take a quick look
+REFRESH = 1.0  # seconds between updates of the in-epoch progress on a terminal
+
+
+def duration(seconds):
+    """`45 s`, `12 min`, `3 h 05 min`."""
+    seconds = max(0, round(seconds))
+    if seconds < 90:
+        return f"{seconds} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 90 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+class Progress:
+    """Prints a run's progress through `say` (see the module).
+
+    Args:
+        say: prints a line (or nothing, when the run is quiet).
+        quick_look: a command line that gives a quick look at the same run.
+        verbose: 0 prints nothing.
+        stream: where the in-epoch progress goes (only if it is a terminal).
+    """
+
+    def __init__(self, say, quick_look=None, verbose=1, stream=None):
+        self.say, self.quick_look, self.verbose = say, quick_look, verbose
+        self.stream = stream or sys.stdout
+        self.planned, self.started = 1, 0
+        self.estimated = False
+
+    def plan(self, trainings):
+        """The run will train `trainings` times (counting those already started)."""
+        self.planned = max(trainings, self.started)
+
+    def start_training(self, done_epochs, epochs, steps_per_epoch):
+        """A training begins (or resumes after `done_epochs`)."""
+        self.started += 1
+        self.epochs, self.steps_per_epoch = epochs, steps_per_epoch
+        self.first_epoch, self.epoch = done_epochs, done_epochs
+        self.tick = time.perf_counter()
+        self._first = None  # (time, step) after the first chunk of steps
+        self._shown = 0.0
+
+    def steps(self, done, total):
+        """The engine's report after each chunk: `done` of the `total` mini-batches of its call."""
+        now = time.perf_counter()
+        if self._first is None:
+            self._first = (now, done)
+            return
+        elapsed = now - self._first[0]
+        if not self.estimated and elapsed >= ESTIMATE_AFTER:
+            self._estimate((done - self._first[1]) / elapsed)
+        if self.verbose and self._terminal() and now - self._shown >= REFRESH:
+            self._shown = now
+            print(f"\r  epoch {self.epoch + 1}/{self.epochs}: {100 * done / total:.0f}%", end="", file=self.stream, flush=True)
+
+    def _remaining_steps(self):
+        later = self.planned - self.started
+        return (self.epochs - self.epoch + later * self.epochs) * self.steps_per_epoch
+
+    def _estimate(self, steps_per_second):
+        self.estimated = True  # once per run: the first training's rate stands for the rest
+        left = self._remaining_steps() / max(steps_per_second, 1e-9)
+        trainings = f" ({self.planned} trainings)" if self.planned > 1 else ""
+        quick = f"; for a quick look: {self.quick_look}" if self.quick_look and left >= LONG_RUN else ""
+        self._clear()
+        self.say(
+            f"  estimate: about {duration(left)} of training{trainings} on this machine "
+            f"({steps_per_second:,.0f} mini-batches/s){quick}"
+        )
+
+    def epoch_done(self, epoch, seconds, shown):
+        """The line of a measured epoch, with the time left for the run."""
+        self.epoch = epoch
+        per_epoch = (time.perf_counter() - self.tick) / max(epoch - self.first_epoch, 1)
+        left = (self.epochs - epoch + (self.planned - self.started) * self.epochs) * per_epoch
+        self._clear()
+        self.say(f"Epoch {epoch}/{self.epochs} - {seconds:.2f}s - ETA {duration(left)} - {shown}")
+
+    def _terminal(self):
+        try:
+            return self.stream.isatty()
+        except (AttributeError, ValueError):
+            return False
+
+    def _clear(self):
+        if self.verbose and self._terminal() and self._shown:
+            print("\r\033[K", end="", file=self.stream, flush=True)

@@ -1,0 +1,305 @@
+"""The members of an ensemble trained together: one compiled step advances them all (JAX).
+
+Chapter 6's ensemble trains five nets that differ only in their seeds. Trained
+one after another, each of the book's mini-batches of 10 is far too small to
+keep a device busy; stacked along a new leading axis and run under `jax.vmap`,
+the five members take their steps in the same compiled call, each on its own
+mini-batch, with its own weights, dropout masks and data order, so that every
+member ends where it would have ended trained alone (to float rounding).
+"""
+
+import signal
+import time
+
+import keras
+import numpy as np
+
+from nndl_keras.training.engines import CHUNK_SECONDS, PREDICT_BATCH
+from nndl_keras.training.stopping import StopRequested
+
+FIRST_CHUNK = 20  # steps in the first chunks, before one is timed
+
+
+class StackedJaxSGD:
+    """Trains M models of one architecture side by side, as `FusedJaxSGD` trains one.
+
+    Each model's state (trainable and non-trainable variables, the latter
+    holding the dropout layers' seed generators, optimizer and metrics
+    variables) is stacked along a new leading member axis, and Keras's
+    stateless `train_step` runs under `jax.vmap` inside `jax.lax.scan`: one
+    compiled step advances all M members, member k on its own mini-batch of
+    `batch_size` examples, taken in the order that
+    `np.random.default_rng(seeds[k])` draws each epoch (or the data's own order
+    with `reshuffle=False`), exactly as `FusedJaxSGD` with seed `seeds[k]`
+    draws it. So a member trained here equals the same member trained alone. The
+    book's mini-batch is never split or changed; when `batch_size` does not
+    divide the data, the last, smaller mini-batch of each epoch gets a step of
+    its own, as in `FusedJaxSGD`.
+
+    An epoch runs as a sequence of jitted chunks of steps, each about a second
+    long (timed on the first chunks), so that the Python loop regains control
+    between them and asks `should_stop()`; when that returns True, the state
+    is written back into the models, `position` records where the epoch
+    stands, and `StopRequested` (a `KeyboardInterrupt`) is raised. `set_position(position)` makes
+    the next `train_epochs` go on from there. The results do not depend on the
+    length of the chunks.
+
+    With several devices, the member axis is spread over a 1-D mesh named
+    "members": the largest number d of the given devices that divides M (5
+    members on 8 devices: 5 devices, one member each; 4 members on 8: 4). Each
+    member's weights and whole mini-batch stay on one device; the training
+    data is replicated on each.
+
+    Args:
+        models: compiled Keras models of identical architecture, each built
+            with its own initialisation (after `keras.utils.set_random_seed`
+            with its seed).
+        x: the training inputs, for example uint8 pixels, which are scaled to
+            [0, 1] as each mini-batch is taken.
+        y: the training labels.
+        batch_size: the mini-batch size m.
+        seeds: one seed per model, for its data order.
+        reshuffle: reshuffle the data every epoch (network.py), or keep its
+            own order (`False`, network3).
+        devices: the devices to spread the members over (default
+            `jax.devices()`).
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> def build(seed):
+    ...     keras.utils.set_random_seed(seed)
+    ...     model = keras.Sequential([keras.Input((4,)), keras.layers.Dropout(0.5),
+    ...                               keras.layers.Dense(3, activation="softmax")])
+    ...     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    ...     return model
+    >>> x, y = np.random.rand(100, 4).astype("float32"), np.arange(100) % 3
+    >>> seeds = [0, 1, 2]
+    >>> engine = StackedJaxSGD([build(s) for s in seeds], x, y, batch_size=10, seeds=seeds)
+    >>> costs = engine.train_epochs(2)  # costs[epoch][member]
+    >>> len(costs), len(costs[0]), engine.predict(x[:5]).shape
+    (2, 3, (3, 5, 3))
+    """
+
+    name = "stacked"
+    interruptible = True
+
+    def __init__(self, models, x, y, batch_size, seeds, reshuffle=True, devices=None):
+        if keras.backend.backend() != "jax":
+            raise ValueError(f"StackedJaxSGD needs the JAX backend (KERAS_BACKEND=jax), not {keras.backend.backend()}")
+        import jax
+
+        models, seeds = list(models), list(seeds)
+        if not models or len(models) != len(seeds):
+            raise ValueError(f"StackedJaxSGD needs one seed per model: got {len(models)} models and {len(seeds)} seeds")
+        self._jax = jax
+        self.models, self.batch_size = models, batch_size
+        self._rngs = [np.random.default_rng(seed) for seed in seeds]
+        self._reshuffle = reshuffle
+        self._n = len(y)
+        for model in models:
+            model.optimizer.build(model.trainable_variables)
+            # The compiled loss and metrics, built outside the jitted loop (as fit does).
+            model._symbolic_build(data_batch=(np.asarray(x[:batch_size]), np.asarray(y[:batch_size])))
+        _check_alike(models)
+        self.devices_used = _devices_for(len(models), jax.devices() if devices is None else list(devices))
+        mesh = jax.sharding.Mesh(np.array(self.devices_used), ("members",))
+        self._members = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("members"))
+        replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+        self._x, self._y = jax.device_put(x, replicated), jax.device_put(y, replicated)
+        self._run = jax.jit(self._scan, donate_argnums=0)
+        self._forward = jax.jit(jax.vmap(self._call, in_axes=(0, 0, None)))
+        self.should_stop = lambda: False
+        self.progress = None  # progress(done, total): mini-batch steps of the call, after each chunk
+        self.position = None
+        self._resume = None
+        self._chunk, self._tuned, self._compiled = FIRST_CHUNK, False, set()
+
+    # The compiled step: member by member under vmap, chunk by chunk under scan.
+
+    def _step(self, state, indices, x, y):
+        """One member's step; its loss on this mini-batch alone."""
+        trainable, non_trainable, optimizer, metrics = state
+        # Zeroed running means: the logged loss is this step's, so that an
+        # epoch's cost is computed from its steps' losses outside the loop,
+        # whatever the chunks were.
+        metrics = [self._jax.numpy.zeros_like(v) for v in metrics]
+        batch_x = x[indices]
+        if batch_x.dtype == np.uint8:  # the expanded set, scaled as it is taken
+            batch_x = batch_x.astype(self.models[0].compute_dtype) / 255.0
+        logs, state = self.models[0].train_step((trainable, non_trainable, optimizer, metrics), (batch_x, y[indices]))
+        return state, logs["loss"]
+
+    def _scan(self, state, batches, x, y):
+        """Steps over `batches` (member, step, example indices); the state and losses (step, member)."""
+        jax = self._jax
+        step = jax.vmap(self._step, in_axes=(0, 0, None, None))
+        state, losses = jax.lax.scan(lambda s, indices: step(s, indices, x, y), state, jax.numpy.swapaxes(batches, 0, 1))
+        return jax.lax.with_sharding_constraint(state, self._members), losses
+
+    def _call(self, trainable, non_trainable, inputs):
+        return self.models[0].stateless_call(trainable, non_trainable, inputs)[0]
+
+    # The stacked state, from and back into the models.
+
+    def _stack(self, groups=4):
+        """The first `groups` of the models' state (see `_variables`), stacked
+        along the member axis and spread over the devices."""
+        stacked = []
+        for variables in zip(*(_variables(model)[:groups] for model in self.models)):
+            values = (np.stack([np.asarray(v.value) for v in same]) for same in zip(*variables))
+            stacked.append([self._jax.device_put(v, self._members) for v in values])
+        return tuple(stacked)
+
+    def _store(self, state):
+        """Writes the stacked state back into each model (its variables, on the default device)."""
+        host = self._jax.device_get(state[:3])  # the running means are this engine's own
+        for k, model in enumerate(self.models):
+            for variables, values in zip(_variables(model), host):
+                for variable, value in zip(variables, values):
+                    variable.assign(value[k])
+
+    # Epochs, chunks and interruptions.
+
+    def _orders(self):
+        """This epoch's order of the examples for each member, as `_Engine._order` draws it."""
+        n = self._n
+        if not self._reshuffle:
+            return np.tile(np.arange(n, dtype=np.int32), (len(self._rngs), 1))
+        return np.stack([rng.permutation(n).astype(np.int32) for rng in self._rngs])
+
+    def _run_chunk(self, state, batches):
+        """Runs the steps of `batches`; returns the state and their losses (step, member)."""
+        tick = time.perf_counter()
+        state, losses = self._run(state, self._jax.device_put(batches, self._members), self._x, self._y)
+        losses = np.asarray(losses)  # waits for the chunk, so that `should_stop` is asked once it is done
+        seconds = time.perf_counter() - tick
+        shape = batches.shape[1:]
+        if not self._tuned and shape[0] == self._chunk and shape in self._compiled:  # a timing without compilation
+            full = self._n // self.batch_size
+            self._chunk = int(np.clip(round(self._chunk * CHUNK_SECONDS / max(seconds, 1e-6)), 1, max(full, 1)))
+            self._tuned = True
+        self._compiled.add(shape)
+        return state, losses
+
+    def _chunks(self, orders, step):
+        """The epoch's remaining chunks from step `step`: (first step, batches)."""
+        m, n = self.batch_size, self._n
+        full = n // m
+        while step < full:
+            # Chunks start at multiples of the chunk length, so that every epoch
+            # has the same ones (each new length is compiled once).
+            length = min(self._chunk - step % self._chunk, full - step)
+            yield step, orders[:, step * m : (step + length) * m].reshape(len(orders), length, m)
+            step += length
+        if n % m and step == full:  # the smaller last mini-batch: a step of its own
+            yield step, orders[:, full * m :].reshape(len(orders), 1, n % m)
+
+    def train_epochs(self, epochs):
+        """Runs `epochs` epochs (after `set_position`, the interrupted one is the first).
+
+        Returns:
+            A list with, for each epoch, the list of the M members' costs
+            averaged over the epoch's examples (as `FusedJaxSGD` reports).
+
+        Raises:
+            StopRequested: `should_stop()` returned True between two
+                chunks; the models hold the state reached and `position`
+                says where. (Interrupted any other way, by Ctrl-C in a chunk
+                for instance, the models keep the state they had before the call.)
+        """
+        resume, self._resume, self.position = self._resume, None, None
+        state, costs = self._stack(), []
+        for epoch in range(epochs):
+            if epoch == 0 and resume is not None:
+                self.set_rng_state(resume["rng_states"])  # to draw the interrupted epoch's orders again
+            before = self.rng_state()
+            orders = self._orders()
+            start, losses = 0, []
+            if epoch == 0 and resume is not None and resume["step"]:
+                start, losses = resume["step"], [np.asarray(resume["losses"], np.float32).T]
+            for step, batches in self._chunks(orders, start):
+                if (epoch, step) != (0, start) and self.should_stop():  # never before a call's first chunk
+                    self._store(state)
+                    self.position = {"epoch": epoch, "step": step, "losses": _per_member(losses, len(self.models)),
+                                     "rng_states": before, "costs": costs}
+                    raise StopRequested(signal.SIGINT)
+                state, chunk_losses = self._run_chunk(state, batches)
+                losses.append(chunk_losses)
+                if self.progress is not None:
+                    per_epoch = -(-self._n // self.batch_size)
+                    self.progress(epoch * per_epoch + step + batches.shape[1], epochs * per_epoch)
+            costs.append(self._cost(np.concatenate(losses)))
+        self._store(state)
+        return costs
+
+    def _cost(self, losses):
+        """The epoch's cost per member: its steps' losses weighted by their mini-batch sizes."""
+        m, n = self.batch_size, self._n
+        sizes = np.full(len(losses), m, dtype=np.float64)
+        if n % m:
+            sizes[-1] = n % m
+        return (sizes @ losses.astype(np.float64) / n).tolist()
+
+    def set_position(self, position):
+        """Makes the next `train_epochs` go on from `position`, an interrupted call's.
+
+        `position` (JSON-able) holds `epoch`, the interrupted epoch's index
+        within that call (so `epochs - position["epoch"]` epochs are left);
+        `step`, the steps that epoch had done; `losses`, their losses, a list
+        per member; `rng_states`, the generators' states before that epoch's
+        orders were drawn (they are drawn again); and `costs`, the costs of
+        the call's epochs that were finished. The models must hold the state
+        the interrupted call wrote back (saved and restored, for instance).
+        """
+        self._resume = position
+
+    def rng_state(self):
+        """The members' shuffling generators' states (JSON-able), for checkpoints."""
+        return [rng.bit_generator.state for rng in self._rngs]
+
+    def set_rng_state(self, state):
+        for rng, member in zip(self._rngs, state):
+            rng.bit_generator.state = member
+
+    def predict(self, x):
+        """Each member's outputs for `x` (uint8 pixels are scaled): an array (M, len(x), outputs)."""
+        trainable, non_trainable = self._stack(2)
+        outputs = []
+        for start in range(0, len(x), PREDICT_BATCH):
+            inputs = x[start : start + PREDICT_BATCH]
+            if inputs.dtype == np.uint8:
+                inputs = inputs.astype(np.float32) / 255.0
+            outputs.append(np.asarray(self._forward(trainable, non_trainable, inputs)))
+        return np.concatenate(outputs, axis=1)
+
+
+def _check_alike(models):
+    """Raises ValueError unless every model's variables have the first one's shapes."""
+
+    def shapes(model):
+        return [[tuple(v.shape) for v in group] for group in _variables(model)]
+
+    first = shapes(models[0])
+    for k, model in enumerate(models[1:], start=1):
+        if shapes(model) != first:
+            raise ValueError(
+                f"StackedJaxSGD needs models of identical architecture: the weights of model {k} "
+                f"({model.name}) do not have the shapes of model 0's ({models[0].name})"
+            )
+
+
+def _per_member(losses, members):
+    """Per-step losses, chunk by chunk (step, member), as a list of floats per member."""
+    return np.concatenate(losses).T.tolist() if losses else [[] for _ in range(members)]
+
+
+def _variables(model):
+    """The state Keras's stateless `train_step` takes, as lists of the model's variables."""
+    return model.trainable_variables, model.non_trainable_variables, model.optimizer.variables, model.metrics_variables
+
+
+def _devices_for(members, devices):
+    """The first d of `devices`, d the largest count that divides `members` (one or more members each)."""
+    count = max(d for d in range(1, min(members, len(devices)) + 1) if members % d == 0)
+    return list(devices[:count])

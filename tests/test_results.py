@@ -1,0 +1,51 @@
+"""The README's chapter-6 and ensemble numbers are the ones their artifacts in docs/results record."""
+
+import json
+
+import pytest
+
+from helpers import REPO
+
+RESULTS = REPO / "docs" / "results"
+MEMBERS = sorted((RESULTS / "ch6-ensemble").glob("member-*/metrics.json"))
+
+
+def readme():
+    return (REPO / "README.md").read_text()
+
+
+def load(path):
+    return json.loads(path.read_text())
+
+
+def test_h200_speeds_and_earlier_results_are_the_artifacts():
+    text = readme()
+    for name in ("ch6-relu", "ch6-dropout"):
+        metrics = load(RESULTS / f"{name}_h200.json")
+        images = metrics["hyperparameters"]["train_size"] / metrics["seconds_per_epoch"]
+        assert f"{images:,.0f}" in text, name
+    assert f"({100 * load(RESULTS / 'ch6-dropout_h200.json')['measured_accuracy']:.2f}%)" in text
+    ensemble = load(RESULTS / "ch6-ensemble-10-epochs_h200.json")
+    assert f"({100 * ensemble['measured_accuracy']:.2f}%, {ensemble['errors']} errors, 10 epochs per member)" in text
+
+
+def test_ensemble_throughput_figures_are_the_benchmarks():
+    record = load(RESULTS / "ensemble_throughput_cpu.json")
+    text = readme()
+    assert f"stacked / sequential: **{record['stacked_over_sequential']:.2f}x**" in text
+    for method, measured in record["results"].items():
+        assert f"| {method} | {measured['member_images_per_second']:.0f} | {measured['ensemble_images_per_second']:.0f} |" in text
+    assert record["machine"]["cpu"] in text
+
+
+@pytest.mark.skipif(not MEMBERS, reason="no full-length member has been trained yet")
+def test_full_length_members_are_quoted_from_their_runs():
+    text = readme()
+    for path in MEMBERS:
+        member = load(path)
+        assert member["hyperparameters"]["epochs"] == 40 and member["hyperparameters"]["train_size"] == 250_000
+        assert member["hyperparameters"]["dropout_style"] == "book"
+        assert len(member["test_predictions"]) == 10_000
+        row = f"| {member['member']} | {member['seed']} | {100 * member['test_accuracy']:.2f}% |"
+        assert row in text, row
+        assert member["provenance"]["commit"] and not member["provenance"]["commit"].endswith("+dirty")

@@ -1,0 +1,187 @@
+"""StackedJaxSGD: ensemble members trained together in one compiled step equal members trained alone.
+
+The engine runs on the JAX backend; the suite's backend is TensorFlow, so each
+check runs in a fresh `KERAS_BACKEND=jax` process.
+"""
+
+import numpy as np
+import pytest
+
+from helpers import run_python
+
+JAX = {"KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
+EIGHT_DEVICES = {**JAX, "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+
+# A small net with dropout, so that each member's own masks matter; n = 997
+# examples in mini-batches of 10, so that every epoch ends with a smaller one.
+PRELUDE = """
+import json
+import keras, numpy as np
+from nndl_keras.training.engines import FusedJaxSGD
+from nndl_keras.training import stacked
+from nndl_keras.training.stacked import StackedJaxSGD
+
+N, M = 997, 10
+
+def build(seed, hidden=16):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([
+        keras.Input((20,)),
+        keras.layers.Dense(hidden, activation="relu"),
+        keras.layers.Dropout(0.5),
+        keras.layers.Dense(3, activation="softmax"),
+    ])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    return model
+
+rng = np.random.default_rng(123)
+x = rng.normal(size=(N, 20)).astype("float32")
+y = x[:, :3].argmax(axis=1).astype("int32")
+
+def assert_alone_equal(models, costs, seeds, epochs):
+    \"\"\"Each stacked member equals the same member trained alone by FusedJaxSGD.\"\"\"
+    for k, seed in enumerate(seeds):
+        alone = build(seed)
+        alone_costs = FusedJaxSGD(alone, x, y, M, seed).train_epochs(epochs)
+        np.testing.assert_allclose(np.asarray(costs)[:, k], alone_costs, rtol=1e-5)
+        for stacked_w, alone_w in zip(models[k].get_weights(), alone.get_weights()):
+            np.testing.assert_allclose(stacked_w, alone_w, rtol=1e-5, atol=1e-6)
+"""
+
+
+def run_jax(code, env=JAX):
+    result = run_python(PRELUDE + code, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.stdout.strip().endswith("ok"), result.stdout[-2000:]
+    return result
+
+
+def test_members_trained_together_equal_members_trained_alone():
+    run_jax(
+        """
+seeds = [3, 4, 5]
+models = [build(s) for s in seeds]
+first = models[0].get_weights()
+engine = StackedJaxSGD(models, x, y, M, seeds)
+costs = engine.train_epochs(3)  # 300 steps
+assert np.asarray(costs).shape == (3, 3), costs
+assert_alone_equal(models, costs, seeds, 3)
+# The members are different nets, and they have learned.
+assert not np.allclose(models[0].get_weights()[0], models[1].get_weights()[0])
+assert not np.allclose(models[0].get_weights()[0], first[0])
+assert all(c[-1] < c[0] for c in np.asarray(costs).T), costs
+# predict: every member's outputs, as its own model gives them (over several batches of 2000).
+many = np.concatenate([x, x, x])
+outputs = engine.predict(many)
+assert outputs.shape == (3, 3 * N, 3), outputs.shape
+for k, model in enumerate(models):
+    np.testing.assert_allclose(outputs[k], model.predict(many, verbose=0), rtol=1e-5, atol=1e-6)
+json.dumps(engine.rng_state())
+print("ok")
+"""
+    )
+
+
+def test_members_spread_over_devices_one_member_each():
+    result = run_jax(
+        """
+import jax, re
+assert len(jax.devices()) == 8
+seeds = [10, 11, 12, 13, 14]
+models = [build(s) for s in seeds]
+shapes = set()
+step = models[0].train_step
+def recording_step(state, data):
+    shapes.add(tuple(data[0].shape))  # at trace time: one member's mini-batch
+    return step(state, data)
+models[0].train_step = recording_step
+engine = StackedJaxSGD(models, x, y, M, seeds)
+assert engine.devices_used == jax.devices()[:5], engine.devices_used
+kernel = engine._stack()[0][0]
+shards = kernel.addressable_shards
+assert [s.data.shape for s in shards] == [(1, 20, 16)] * 5, [s.data.shape for s in shards]
+assert len({s.device for s in shards}) == 5
+costs = engine.train_epochs(2)
+assert shapes == {(M, 20), (N % M, 20)}, shapes
+# Compiled for the 5 devices: no member's step talks to another device.
+compiled = engine._run.lower(engine._stack(), np.zeros((5, 4, M), np.int32), engine._x, engine._y).compile().as_text()
+assert not re.search(r"all-reduce|all-gather|all-to-all|collective-permute|reduce-scatter", compiled)
+assert "f32[10,20]" in compiled  # each device gathers a whole mini-batch of 10
+models[0].train_step = step
+assert_alone_equal(models, costs, seeds, 2)
+print(len(engine.devices_used), "devices")
+print("ok")
+""",
+        env=EIGHT_DEVICES,
+    )
+    assert "5 devices" in result.stdout
+
+
+def test_an_interrupted_and_resumed_stack_ends_as_an_uninterrupted_one():
+    run_jax(
+        """
+seeds = [7, 8]
+whole = StackedJaxSGD([build(s) for s in seeds], x, y, M, seeds)
+expected = whole.train_epochs(3)
+
+stacked.CHUNK_SECONDS = 1e-9  # chunks of one step once timed: many places to stop
+models = [build(s) for s in seeds]
+engine = StackedJaxSGD(models, x, y, M, seeds)
+asked = []
+engine.should_stop = lambda: asked.append(1) or len(asked) == 150  # in the second epoch
+try:
+    engine.train_epochs(3)
+    raise AssertionError("not interrupted")
+except KeyboardInterrupt:
+    pass
+position = json.loads(json.dumps(engine.position))  # as a checkpoint keeps it
+assert position["epoch"] == 1 and 0 < position["step"] < 99, position
+assert len(position["losses"]) == 2 and len(position["losses"][0]) == position["step"]
+np.testing.assert_allclose(position["costs"], expected[:1], rtol=1e-6)
+
+# A fresh engine, from the models as the interrupted one left them, goes on
+# (chunks of 20 steps before it times one: stopped after the first, which
+# ends at the epoch's last, smaller mini-batch), and a third finishes.
+again = StackedJaxSGD(models, x, y, M, seeds)
+again.set_position(position)
+again.should_stop = lambda: True
+try:
+    again.train_epochs(3 - position["epoch"])
+    raise AssertionError("not interrupted")
+except KeyboardInterrupt:
+    pass
+assert again.position["epoch"] == 0 and again.position["step"] == N // M, again.position
+last = StackedJaxSGD(models, x, y, M, seeds)
+last.set_position(again.position)
+costs = last.train_epochs(3 - position["epoch"])
+
+np.testing.assert_allclose(costs, expected[1:], rtol=1e-6)
+for a, b in zip(models, whole.models):
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wa, wb, rtol=1e-6, atol=1e-7)
+    assert a.optimizer.iterations.numpy() == b.optimizer.iterations.numpy() == 300
+print("ok")
+"""
+    )
+
+
+def test_refuses_other_backends_and_unlike_models():
+    import keras
+
+    from nndl_keras.training.stacked import StackedJaxSGD
+
+    assert keras.backend.backend() == "tensorflow"
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match="JAX backend"):
+        StackedJaxSGD([model], np.zeros((4, 2)), np.zeros(4), 2, [0])
+    run_jax(
+        """
+try:
+    StackedJaxSGD([build(0), build(1, hidden=8)], x, y, M, [0, 1])
+    raise AssertionError("accepted")
+except ValueError as error:
+    assert "identical architecture" in str(error), error
+print("ok")
+"""
+    )
