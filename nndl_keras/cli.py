@@ -107,7 +107,7 @@ def _training_options(command):
         click.option("--data-dir", type=click.Path(file_okay=False), help="MNIST directory (else $NNDL_KERAS_DATA_DIR, else tensorflow-datasets)."),
         click.option("--allow-unverified", is_flag=True, help="Use MNIST files whose SHA-256 is not MNIST's."),
         click.option("--seed", type=int, help="Seed for weights, shuffling and dropout  [default: 0]."),
-        click.option("--engine", type=click.Choice(["auto", "fused", "distributed", "fit"]), help="How epochs run: one compiled loop, train_step under tf.distribute, or model.fit  [default: auto]."),
+        click.option("--engine", type=click.Choice(["auto", "fused", "distributed", "fit", "stacked"]), help="How epochs run: compiled loops, train_step under tf.distribute, model.fit, or an ensemble's members side by side (JAX)  [default: auto]."),
         click.option("--device", type=click.Choice(["auto", "cpu", "gpu", "tpu"]), help="Where to train; gpu/tpu distribute over all local ones  [default: auto]."),
         click.option("--precision", type=click.Choice(["float32", "bfloat16"]), help="bfloat16: mixed precision for GPUs and TPUs  [default: float32]."),
         click.option("--steps-per-execution", type=int, help="Mini-batches per compiled call for the fit and distributed engines  [default: 1, 100 distributed]."),

@@ -53,6 +53,7 @@ def test_network3_net_has_the_books_shape_and_initialisation():
     assert len(model.losses) == 4  # L2 on both conv layers, the FC layer and the softmax
 
 
+@pytest.mark.slow
 def test_ensemble_end_to_end_resumes_and_reloads(tmp_path, mnist_dir, mnist):
     out = tmp_path / "ens"
     args = ("run", "ch6-ensemble", "--members", "3", "--epochs", "1", "--train-size", "10000",
@@ -183,16 +184,27 @@ def test_an_even_ensemble_says_how_ties_go(tmp_path, mnist_dir):
     assert "a tie goes to the class the earliest member voted for" in result.stdout
 
 
+@pytest.mark.slow
 def test_on_jax_the_members_train_together_and_equal_members_trained_alone(tmp_path, mnist_dir):
-    args = ("run", "ch6-ensemble", "--members", "3", "--epochs", "1", "--train-size", "300", "--data-dir", mnist_dir)
+    args = ("run", "ch6-ensemble", "--members", "3", "--epochs", "1", "--train-size", "200", "--data-dir", mnist_dir)
     jax = {"KERAS_BACKEND": "jax"}
-    together = run_cli(*args, "--output-dir", tmp_path / "together", env=jax)
-    assert together.returncode == 0, together.stderr[-3000:]
-    assert "Members 1-3 together (seeds 0-2, stacked on 1 device(s)" in together.stdout
+    # On a CPU `auto` keeps one member after another; --engine stacked asks for the stack.
+    stacked = run_cli(*args, "--engine", "stacked", "--output-dir", tmp_path / "stacked", env=jax)
+    assert stacked.returncode == 0, stacked.stderr[-3000:]
+    assert "Members 1-3 together (seeds 0-2, stacked on 1 device(s)" in stacked.stdout
+    # Several devices (TPU chips, GPUs; here 8 forced host devices): `auto` spreads whole
+    # members over them, and the mini-batch of 10, which 8 replicas cannot split, is kept.
+    eight = {**jax, "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+    spread = run_cli(*args, "--output-dir", tmp_path / "spread", env=eight)
+    assert spread.returncode == 0, spread.stderr[-3000:]
+    assert "stacked on 3 device(s)" in spread.stdout
     alone = run_cli(*args, "--engine", "fused", "--output-dir", tmp_path / "alone", "--quiet", env=jax)
     assert alone.returncode == 0, alone.stderr[-3000:]
-    a, b = (json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("together", "alone"))
-    for stacked, single in zip(a["members"], b["members"]):
-        assert stacked["seed"] == single["seed"]
-        assert stacked["history"]["loss"] == pytest.approx(single["history"]["loss"], rel=1e-5)
-        assert stacked["test_predictions"] == single["test_predictions"]
+    runs = [json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("stacked", "spread", "alone")]
+    for together in runs[:2]:
+        for member, single in zip(together["members"], runs[2]["members"]):
+            assert member["seed"] == single["seed"]
+            assert member["history"]["loss"] == pytest.approx(single["history"]["loss"], rel=1e-5)
+            assert member["test_predictions"] == single["test_predictions"]
+    refused = run_cli("run", "ch6-relu", "--engine", "stacked", "--data-dir", mnist_dir, env=jax)
+    assert refused.returncode == 2 and "--engine stacked trains an ensemble's members" in refused.stderr

@@ -184,3 +184,19 @@ def _jax(device):
     distribution = keras.distribution.DataParallel(devices=devices)
     return Placement(device, distribution=distribution, replicas=len(devices),
                      description=f"keras.distribution.DataParallel over {len(devices)} {device.upper()}s")
+
+
+def trains_together(hp, engine, placement):
+    """Whether an ensemble's members train side by side (`StackedJaxSGD`) rather than one after another.
+
+    On JAX, with `engine="stacked"`, or with `"auto"` where there is an
+    accelerator or several devices: the book's mini-batch of 10 leaves a GPU
+    or TPU idle between steps, and several devices take whole members each
+    (the mini-batch is never split). On a CPU one net already keeps the
+    cores busy, so `auto` trains the members one after another there.
+    """
+    if keras.backend.backend() != "jax" or "members" not in hp.options or hp.options.get("member") is not None:
+        return False
+    if engine == "stacked":
+        return True
+    return engine == "auto" and (placement.kind != "cpu" or placement.replicas > 1)

@@ -163,7 +163,10 @@ def run(
         raise NNDLError(f"the fused engine needs the TensorFlow or JAX backend (this is {backend}); use --engine fit")
     if placement.distributed and engine == "fused":
         raise NNDLError(f"the fused engine trains on one device; {placement.description} needs --engine auto or fit")
-    if hp.batch_size % placement.replicas:
+    together = devices.trains_together(hp, engine, placement)  # whole members per device: m is not split
+    if engine == "stacked" and not together:
+        raise NNDLError(f"--engine stacked trains an ensemble's members side by side on the JAX backend; not {recipe.name} on {backend}")
+    if hp.batch_size % placement.replicas and not together:
         raise NNDLError(
             f"the mini-batch of {hp.batch_size} does not split across {placement.replicas} replicas; "
             f"pass a --batch-size that is a multiple of {placement.replicas}"

@@ -148,9 +148,10 @@ class Session:
             return self._train(hp, seed, training, monitor, evaluate_every, callbacks, label)
 
     def can_train_together(self):
-        """Whether `train_together` applies: JAX, the engine left to choose, one device or a
-        plain local set of them (not a `keras.distribution`)."""
-        return keras.backend.backend() == "jax" and self.engine == "auto" and self.placement.distribution is None
+        """Whether an ensemble's members train side by side here (see `devices.trains_together`)."""
+        from nndl_keras.training.devices import trains_together
+
+        return trains_together(self.hp, self.engine, self.placement)
 
     def train_together(self, seeds, label=None):
         """Trains one net per seed side by side, in one compiled step (`StackedJaxSGD`, JAX).
