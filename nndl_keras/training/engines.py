@@ -165,7 +165,7 @@ class _Engine:
                 raise StopRequested(signal.SIGINT)
             losses.append(self._timed(rows))
             if self.progress is not None:
-                self.progress(step + len(rows), total)
+                self.progress(step + rows.shape[-2], total)
         self._end()
         return self._costs(np.concatenate(losses), epochs)
 
@@ -175,15 +175,17 @@ class _Engine:
         Chunks start at multiples of the chunk length, so that every epoch has
         the same lengths (XLA compiles each new one). Where m divides n the
         epochs run back to back; otherwise each epoch's smaller last
-        mini-batch is a step of its own.
+        mini-batch is a step of its own. An order may have a leading member
+        axis (`StackedJaxSGD`): the rows then have it too.
         """
-        m, n = self.batch_size, len(orders[0])
+        m, n = self.batch_size, orders[0].shape[-1]
+        lead = orders[0].shape[:-1]
         full, rest = divmod(n, m)
         if not rest:
-            rows = np.concatenate(orders).reshape(-1, m)
-            while step < len(rows):
-                length = min(self._chunk - step % self._chunk, len(rows) - step)
-                yield step, rows[step : step + length]
+            rows = np.concatenate(orders, axis=-1).reshape(*lead, -1, m)
+            while step < rows.shape[-2]:
+                length = min(self._chunk - step % self._chunk, rows.shape[-2] - step)
+                yield step, rows[..., step : step + length, :]
                 step += length
             return
         per_epoch = full + 1
@@ -191,10 +193,10 @@ class _Engine:
             epoch, at = divmod(step, per_epoch)
             if at < full:
                 length = min(self._chunk - at % self._chunk, full - at)
-                yield step, orders[epoch][at * m : (at + length) * m].reshape(length, m)
+                yield step, orders[epoch][..., at * m : (at + length) * m].reshape(*lead, length, m)
             else:
                 length = 1
-                yield step, orders[epoch][full * m :].reshape(1, rest)
+                yield step, orders[epoch][..., full * m :].reshape(*lead, 1, rest)
             step += length
 
     def _timed(self, rows):
@@ -202,19 +204,21 @@ class _Engine:
         tick = time.perf_counter()
         losses = np.asarray(self._run_rows(rows), np.float64)  # waits for the chunk to finish
         seconds = time.perf_counter() - tick
-        if not self._tuned and len(rows) == self._chunk and rows.shape in self._compiled:
+        if not self._tuned and rows.shape[-2] == self._chunk and rows.shape in self._compiled:
             self._chunk = max(1, int(round(self._chunk * CHUNK_SECONDS / max(seconds, 1e-6))))
             self._tuned = True
         self._compiled.add(rows.shape)
         return losses
 
     def _costs(self, losses, epochs):
-        """Each epoch's cost: its steps' costs weighted by their mini-batch sizes, over n."""
+        """Each epoch's cost: its steps' costs weighted by their mini-batch sizes, over n
+        (with a member axis, a list of the members' costs per epoch)."""
         m, n = self.batch_size, self._n
         sizes = np.full(-(-n // m), m, dtype=np.float64)
         if n % m:
             sizes[-1] = n % m
-        return (losses.reshape(epochs, -1) @ sizes / n).tolist()
+        per_epoch = losses.reshape(epochs, len(sizes), *losses.shape[1:])
+        return (np.tensordot(per_epoch, sizes, axes=([1], [0])) / n).tolist()
 
     def _begin(self):
         """Before a call's first chunk (the JAX engine takes the model's state)."""

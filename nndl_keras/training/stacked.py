@@ -8,19 +8,13 @@ mini-batch, with its own weights, dropout masks and data order, so that every
 member ends where it would have ended trained alone (to float rounding).
 """
 
-import signal
-import time
-
 import keras
 import numpy as np
 
-from nndl_keras.training.engines import CHUNK_SECONDS, PREDICT_BATCH
-from nndl_keras.training.stopping import StopRequested
-
-FIRST_CHUNK = 20  # steps in the first chunks, before one is timed
+from nndl_keras.training.engines import PREDICT_BATCH, _Engine
 
 
-class StackedJaxSGD:
+class StackedJaxSGD(_Engine):
     """Trains M models of one architecture side by side, as `FusedJaxSGD` trains one.
 
     Each model's state (trainable and non-trainable variables, the latter
@@ -92,11 +86,9 @@ class StackedJaxSGD:
         models, seeds = list(models), list(seeds)
         if not models or len(models) != len(seeds):
             raise ValueError(f"StackedJaxSGD needs one seed per model: got {len(models)} models and {len(seeds)} seeds")
-        self._jax = jax
-        self.models, self.batch_size = models, batch_size
+        super().__init__(models[0], batch_size, seeds[0], reshuffle)
+        self._jax, self.models, self._n = jax, models, len(y)
         self._rngs = [np.random.default_rng(seed) for seed in seeds]
-        self._reshuffle = reshuffle
-        self._n = len(y)
         for model in models:
             model.optimizer.build(model.trainable_variables)
             # The compiled loss and metrics, built outside the jitted loop (as fit does).
@@ -109,20 +101,14 @@ class StackedJaxSGD:
         self._x, self._y = jax.device_put(x, replicated), jax.device_put(y, replicated)
         self._run = jax.jit(self._scan, donate_argnums=0)
         self._forward = jax.jit(jax.vmap(self._call, in_axes=(0, 0, None)))
-        self.should_stop = lambda: False
-        self.progress = None  # progress(done, total): mini-batch steps of the call, after each chunk
-        self.position = None
-        self._resume = None
-        self._chunk, self._tuned, self._compiled = FIRST_CHUNK, False, set()
+        self._now = None
 
     # The compiled step: member by member under vmap, chunk by chunk under scan.
 
     def _step(self, state, indices, x, y):
         """One member's step; its loss on this mini-batch alone."""
         trainable, non_trainable, optimizer, metrics = state
-        # Zeroed running means: the logged loss is this step's, so that an
-        # epoch's cost is computed from its steps' losses outside the loop,
-        # whatever the chunks were.
+        # Zeroed running means: the logged loss is this step's own (see FusedJaxSGD).
         metrics = [self._jax.numpy.zeros_like(v) for v in metrics]
         batch_x = x[indices]
         if batch_x.dtype == np.uint8:  # the expanded set, scaled as it is taken
@@ -140,7 +126,31 @@ class StackedJaxSGD:
     def _call(self, trainable, non_trainable, inputs):
         return self.models[0].stateless_call(trainable, non_trainable, inputs)[0]
 
-    # The stacked state, from and back into the models.
+    # The engine protocol (`_Engine`), with a member axis.
+
+    def _order(self, n):
+        """This epoch's order for each member (member, n), as `_Engine._order` draws one."""
+        if not self._reshuffle:
+            return np.tile(np.arange(n, dtype=np.int32), (len(self._rngs), 1))
+        return np.stack([rng.permutation(n).astype(np.int32) for rng in self._rngs])
+
+    def rng_state(self):
+        """The members' shuffling generators' states (JSON-able), for checkpoints."""
+        return [rng.bit_generator.state for rng in self._rngs]
+
+    def set_rng_state(self, state):
+        for rng, member in zip(self._rngs, state):
+            rng.bit_generator.state = member
+
+    def _begin(self):
+        self._now = self._stack()
+
+    def _run_rows(self, rows):
+        self._now, losses = self._run(self._now, self._jax.device_put(rows, self._members), self._x, self._y)
+        return losses
+
+    def _end(self):
+        self._store(self._now)
 
     def _stack(self, groups=4):
         """The first `groups` of the models' state (see `_variables`), stacked
@@ -158,109 +168,6 @@ class StackedJaxSGD:
             for variables, values in zip(_variables(model), host):
                 for variable, value in zip(variables, values):
                     variable.assign(value[k])
-
-    # Epochs, chunks and interruptions.
-
-    def _orders(self):
-        """This epoch's order of the examples for each member, as `_Engine._order` draws it."""
-        n = self._n
-        if not self._reshuffle:
-            return np.tile(np.arange(n, dtype=np.int32), (len(self._rngs), 1))
-        return np.stack([rng.permutation(n).astype(np.int32) for rng in self._rngs])
-
-    def _run_chunk(self, state, batches):
-        """Runs the steps of `batches`; returns the state and their losses (step, member)."""
-        tick = time.perf_counter()
-        state, losses = self._run(state, self._jax.device_put(batches, self._members), self._x, self._y)
-        losses = np.asarray(losses)  # waits for the chunk, so that `should_stop` is asked once it is done
-        seconds = time.perf_counter() - tick
-        shape = batches.shape[1:]
-        if not self._tuned and shape[0] == self._chunk and shape in self._compiled:  # a timing without compilation
-            full = self._n // self.batch_size
-            self._chunk = int(np.clip(round(self._chunk * CHUNK_SECONDS / max(seconds, 1e-6)), 1, max(full, 1)))
-            self._tuned = True
-        self._compiled.add(shape)
-        return state, losses
-
-    def _chunks(self, orders, step):
-        """The epoch's remaining chunks from step `step`: (first step, batches)."""
-        m, n = self.batch_size, self._n
-        full = n // m
-        while step < full:
-            # Chunks start at multiples of the chunk length, so that every epoch
-            # has the same ones (each new length is compiled once).
-            length = min(self._chunk - step % self._chunk, full - step)
-            yield step, orders[:, step * m : (step + length) * m].reshape(len(orders), length, m)
-            step += length
-        if n % m and step == full:  # the smaller last mini-batch: a step of its own
-            yield step, orders[:, full * m :].reshape(len(orders), 1, n % m)
-
-    def train_epochs(self, epochs):
-        """Runs `epochs` epochs (after `set_position`, the interrupted one is the first).
-
-        Returns:
-            A list with, for each epoch, the list of the M members' costs
-            averaged over the epoch's examples (as `FusedJaxSGD` reports).
-
-        Raises:
-            StopRequested: `should_stop()` returned True between two
-                chunks; the models hold the state reached and `position`
-                says where. (Interrupted any other way, by Ctrl-C in a chunk
-                for instance, the models keep the state they had before the call.)
-        """
-        resume, self._resume, self.position = self._resume, None, None
-        state, costs = self._stack(), []
-        for epoch in range(epochs):
-            if epoch == 0 and resume is not None:
-                self.set_rng_state(resume["rng_states"])  # to draw the interrupted epoch's orders again
-            before = self.rng_state()
-            orders = self._orders()
-            start, losses = 0, []
-            if epoch == 0 and resume is not None and resume["step"]:
-                start, losses = resume["step"], [np.asarray(resume["losses"], np.float32).T]
-            for step, batches in self._chunks(orders, start):
-                if (epoch, step) != (0, start) and self.should_stop():  # never before a call's first chunk
-                    self._store(state)
-                    self.position = {"epoch": epoch, "step": step, "losses": _per_member(losses, len(self.models)),
-                                     "rng_states": before, "costs": costs}
-                    raise StopRequested(signal.SIGINT)
-                state, chunk_losses = self._run_chunk(state, batches)
-                losses.append(chunk_losses)
-                if self.progress is not None:
-                    per_epoch = -(-self._n // self.batch_size)
-                    self.progress(epoch * per_epoch + step + batches.shape[1], epochs * per_epoch)
-            costs.append(self._cost(np.concatenate(losses)))
-        self._store(state)
-        return costs
-
-    def _cost(self, losses):
-        """The epoch's cost per member: its steps' losses weighted by their mini-batch sizes."""
-        m, n = self.batch_size, self._n
-        sizes = np.full(len(losses), m, dtype=np.float64)
-        if n % m:
-            sizes[-1] = n % m
-        return (sizes @ losses.astype(np.float64) / n).tolist()
-
-    def set_position(self, position):
-        """Makes the next `train_epochs` go on from `position`, an interrupted call's.
-
-        `position` (JSON-able) holds `epoch`, the interrupted epoch's index
-        within that call (so `epochs - position["epoch"]` epochs are left);
-        `step`, the steps that epoch had done; `losses`, their losses, a list
-        per member; `rng_states`, the generators' states before that epoch's
-        orders were drawn (they are drawn again); and `costs`, the costs of
-        the call's epochs that were finished. The models must hold the state
-        the interrupted call wrote back (saved and restored, for instance).
-        """
-        self._resume = position
-
-    def rng_state(self):
-        """The members' shuffling generators' states (JSON-able), for checkpoints."""
-        return [rng.bit_generator.state for rng in self._rngs]
-
-    def set_rng_state(self, state):
-        for rng, member in zip(self._rngs, state):
-            rng.bit_generator.state = member
 
     def predict(self, x):
         """Each member's outputs for `x` (uint8 pixels are scaled): an array (M, len(x), outputs)."""
@@ -287,11 +194,6 @@ def _check_alike(models):
                 f"StackedJaxSGD needs models of identical architecture: the weights of model {k} "
                 f"({model.name}) do not have the shapes of model 0's ({models[0].name})"
             )
-
-
-def _per_member(losses, members):
-    """Per-step losses, chunk by chunk (step, member), as a list of floats per member."""
-    return np.concatenate(losses).T.tolist() if losses else [[] for _ in range(members)]
 
 
 def _variables(model):
