@@ -6,7 +6,7 @@ last one smaller when m does not divide n), and apply the optimizer once per
 mini-batch to the gradient of the model's compiled loss, regularisation included.
 
 - `FusedSGD` (TensorFlow backend) keeps the data on the device and runs the
-  mini-batches as compiled `tf.while_loop`s, in chunks of about a second (so
+  mini-batches as compiled `tf.while_loop`s, in chunks of about half a second (so
   that a Ctrl-C is answered between two of them, see `_Engine`). With the
   book's m = 10 a plain `fit` spends most of its time between steps (about
   8.6 s an epoch for ch1 here); the fused loop takes about 0.2 s.
