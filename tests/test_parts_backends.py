@@ -1,4 +1,4 @@
-"""The parts on every Keras backend: test_parts.py again under JAX, and saving across backends."""
+"""The parts on every Keras backend: the parts' tests again under JAX, and saving across backends."""
 
 import re
 import sys
@@ -11,7 +11,16 @@ from helpers import REPO, run_python
 def test_parts_and_engines_pass_on_the_jax_backend(mnist_dir):
     import subprocess
 
-    files = [str(REPO / "tests" / name) for name in ("test_parts.py", "test_engines.py", "test_network3_dropout.py")]
+    names = (
+        "test_parts.py",
+        "test_engines.py",
+        "test_network3_dropout.py",
+        "test_initializer_seeds.py",
+        "test_cost_contract.py",
+        "test_layer_contract.py",
+        "test_callback_config.py",
+    )
+    files = [str(REPO / "tests" / name) for name in names]
     result = subprocess.run(
         [sys.executable, "-m", "pytest", *files, "-q", "-p", "no:cacheprovider"],
         capture_output=True,

@@ -30,6 +30,13 @@ class GradientNormMonitor(keras.callbacks.Callback):
     monitor. It works with any `steps_per_execution`, inside a `tf.distribute`
     strategy and on the JAX backend (TensorFlow and JAX only).
 
+    Serialisation: `get_config` holds every argument but the probe, which is
+    data, not configuration (the book's probe alone is 1,000 MNIST images), so
+    `keras.saving.deserialize_keras_object` of a serialised monitor raises a
+    `ValueError` asking for it. Give the probe back in the config:
+    `GradientNormMonitor.from_config({**config, "probe": (x, y)})`, or set
+    `serialized["config"]["probe"] = (x, y)` before deserialising.
+
     Args:
         probe: `(x, y)` arrays the gradient is averaged over.
         every_n_batches: measure every this many batches instead of every
@@ -182,7 +189,19 @@ class GradientNormMonitor(keras.callbacks.Callback):
         return plots.speed_of_learning(ours, path, reference=reference, title=title or f"‖∂C/∂{weight}‖ per layer")
 
     def get_config(self):
+        """Every argument but `probe` (see "Serialisation" above)."""
         return {"every_n_batches": self.every_n_batches, "layers": self.layers, "batch_size": self.batch_size}
+
+    @classmethod
+    def from_config(cls, config):
+        """A monitor from `get_config()`'s config with the probe added as `config["probe"] = (x, y)`."""
+        if "probe" not in config:
+            raise ValueError(
+                "A GradientNormMonitor's config does not hold its probe data (x, y): add it, as in "
+                'GradientNormMonitor.from_config({**config, "probe": (x, y)}), or set '
+                'serialized["config"]["probe"] = (x, y) before keras.saving.deserialize_keras_object'
+            )
+        return cls(**config)
 
 
 def load_table(path):

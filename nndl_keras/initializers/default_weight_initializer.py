@@ -12,7 +12,13 @@ class DefaultWeightInitializer(keras.initializers.VarianceScaling):
     biases stay N(0, 1) (`StandardNormal`).
 
     Args:
-        seed: integer seed or `None` (Keras's global seed generator).
+        seed: an integer, a `keras.random.SeedGenerator` or `None`, as for
+            Keras's random initializers. `None` draws a seed from Keras's
+            global seed generator (set by `keras.utils.set_random_seed`) and
+            records `seed=None` in the config, so a copy made from the config
+            (`from_config`, `keras.models.clone_model`) draws weights of its
+            own; an integer repeats the same values, a `SeedGenerator` draws
+            new ones on every call.
 
     Example:
 
@@ -26,4 +32,6 @@ class DefaultWeightInitializer(keras.initializers.VarianceScaling):
         super().__init__(scale=1.0, mode="fan_in", distribution="untruncated_normal", seed=seed)
 
     def get_config(self):
-        return {"seed": self.seed}
+        # Keras's record of the seed as given: None when unseeded (not the
+        # default seed drawn), a SeedGenerator serialised.
+        return {"seed": super().get_config()["seed"]}

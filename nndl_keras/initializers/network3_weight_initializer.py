@@ -18,9 +18,16 @@ class Network3WeightInitializer(keras.initializers.VarianceScaling):
     at zero (Keras's `"zeros"`); its biases are N(0, 1) (`StandardNormal`).
 
     Args:
-        pool_size: the max-pooling window that follows the convolution,
-            `(1, 1)` for a fully connected layer.
-        seed: integer seed or `None` (Keras's global seed generator).
+        pool_size: the max-pooling window that follows the convolution (an
+            int for a square one, as `MaxPooling2D` takes it), `(1, 1)` for a
+            fully connected layer.
+        seed: an integer, a `keras.random.SeedGenerator` or `None`, as for
+            Keras's random initializers. `None` draws a seed from Keras's
+            global seed generator (set by `keras.utils.set_random_seed`) and
+            records `seed=None` in the config, so a copy made from the config
+            (`from_config`, `keras.models.clone_model`) draws weights of its
+            own; an integer repeats the same values, a `SeedGenerator` draws
+            new ones on every call.
 
     Example:
 
@@ -31,7 +38,7 @@ class Network3WeightInitializer(keras.initializers.VarianceScaling):
     """
 
     def __init__(self, pool_size=(1, 1), seed=None):
-        self.pool_size = tuple(pool_size)
+        self.pool_size = (pool_size, pool_size) if isinstance(pool_size, int) else tuple(pool_size)
         super().__init__(
             scale=float(math.prod(self.pool_size)),
             mode="fan_out",
@@ -40,4 +47,6 @@ class Network3WeightInitializer(keras.initializers.VarianceScaling):
         )
 
     def get_config(self):
-        return {"pool_size": list(self.pool_size), "seed": self.seed}
+        # Keras's record of the seed as given: None when unseeded (not the
+        # default seed drawn), a SeedGenerator serialised.
+        return {"pool_size": list(self.pool_size), "seed": super().get_config()["seed"]}

@@ -11,8 +11,13 @@ class StandardNormal(keras.initializers.RandomNormal):
     this alias names the book's choice and serialises as itself.
 
     Args:
-        seed: integer seed or `None` (draws from Keras's global seed generator,
-            set by `keras.utils.set_random_seed`).
+        seed: an integer, a `keras.random.SeedGenerator` or `None`, as for
+            Keras's random initializers. `None` draws a seed from Keras's
+            global seed generator (set by `keras.utils.set_random_seed`) and
+            records `seed=None` in the config, so a copy made from the config
+            (`from_config`, `keras.models.clone_model`) draws weights of its
+            own; an integer repeats the same values, a `SeedGenerator` draws
+            new ones on every call.
 
     Example:
 
@@ -25,4 +30,6 @@ class StandardNormal(keras.initializers.RandomNormal):
         super().__init__(mean=0.0, stddev=1.0, seed=seed)
 
     def get_config(self):
-        return {"seed": self.seed}
+        # Keras's record of the seed as given: None when unseeded (not the
+        # default seed drawn), a SeedGenerator serialised.
+        return {"seed": super().get_config()["seed"]}

@@ -1,3 +1,5 @@
+import operator
+
 import keras
 from keras import ops
 
@@ -22,8 +24,10 @@ class ConvPool2D(keras.layers.Layer):
 
     Args:
         filters: number of feature maps.
-        kernel_size: local receptive field (the book uses 5×5).
-        pool_size: max-pooling window, also its stride (the book uses 2×2).
+        kernel_size: local receptive field (the book uses 5×5): an int or a
+            tuple of 2 ints, as `Conv2D` takes it (stored as a tuple).
+        pool_size: max-pooling window, also its stride (the book uses 2×2):
+            an int or a tuple of 2 ints, as `MaxPooling2D` takes it.
         activation: the neurons' activation (`"sigmoid"`, `"tanh"`, `"relu"`).
         kernel_initializer: defaults to network3's, see above.
         bias_initializer: defaults to N(0, 1).
@@ -36,7 +40,7 @@ class ConvPool2D(keras.layers.Layer):
     Example:
 
     >>> import numpy as np
-    >>> layer = ConvPool2D(20, kernel_size=(5, 5), pool_size=(2, 2))
+    >>> layer = ConvPool2D(20, kernel_size=5, pool_size=2)
     >>> tuple(layer(np.zeros((1, 28, 28, 1), "float32")).shape)
     (1, 12, 12, 20)
     """
@@ -54,8 +58,8 @@ class ConvPool2D(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.filters = int(filters)
-        self.kernel_size = tuple(kernel_size)
-        self.pool_size = tuple(pool_size)
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.pool_size = _pair(pool_size, "pool_size")
         self.activation = keras.activations.get(activation)
         self.kernel_initializer = keras.initializers.get(
             kernel_initializer or Network3WeightInitializer(pool_size=self.pool_size)
@@ -106,3 +110,17 @@ class ConvPool2D(keras.layers.Layer):
             }
         )
         return config
+
+
+def _pair(value, name):
+    """An int or 2 ints as a tuple of 2 positive ints, as Keras's `Conv2D` and `MaxPooling2D` read them."""
+    try:
+        pair = (operator.index(value),) * 2
+    except TypeError:
+        try:
+            pair = tuple(map(operator.index, value))
+        except TypeError:
+            pair = ()
+    if len(pair) != 2 or min(pair) < 1:
+        raise ValueError(f"The `{name}` argument must be an int or a tuple of 2 positive ints. Received {name}={value!r}")
+    return pair

@@ -23,7 +23,8 @@ class StepPair(keras.layers.Layer):
         s1_initializer, s2_initializer, height_initializer: initial s1, s2, h.
         **kwargs: base `Layer` arguments.
 
-    Input shape: `(batch, 1)`. Output shape: `(batch, units)`.
+    Input shape: `(batch, 1)`, or any `(..., 1)`.
+    Output shape: `(batch, units)`, or `(..., units)`.
 
     Example:
 
@@ -31,7 +32,7 @@ class StepPair(keras.layers.Layer):
     >>> bump = StepPair(1)
     >>> bump.build((None, 1))
     >>> bump.set_weights([np.array([0.4]), np.array([0.6]), np.array([0.8])])
-    >>> np.round(np.asarray(bump(np.array([[0.2], [0.5], [0.7]]))).ravel(), 3).tolist()
+    >>> np.round(np.asarray(bump(np.array([[0.2], [0.5], [0.7]])), dtype=float).ravel(), 3).tolist()
     [0.0, 0.8, 0.0]
     """
 
@@ -61,7 +62,7 @@ class StepPair(keras.layers.Layer):
         return self.height * (ops.sigmoid(w * (inputs - self.s1)) - ops.sigmoid(w * (inputs - self.s2)))
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.units)
+        return tuple(input_shape[:-1]) + (self.units,)
 
     def get_config(self):
         config = super().get_config()

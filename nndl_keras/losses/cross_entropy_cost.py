@@ -19,6 +19,10 @@ class CrossEntropyCost(OutputCost):
     `from_logits=True` the cost is computed from the weighted inputs z without
     any rounding to 0 or 1 at all.
 
+    Targets may be integer labels shaped (N,) or (N, 1) (one-hot encoded, as
+    the book's `vectorized_result` does) or vectors shaped like the
+    predictions; a (N, 1) target for a single output is a value, not a label.
+
     Args:
         from_logits: whether `y_pred` holds weighted inputs z rather than σ(z).
         reduction: how per-example costs are reduced (default: batch mean).

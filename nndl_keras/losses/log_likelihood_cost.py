@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from nndl_keras.losses._base import OutputCost
+from nndl_keras.losses._targets import as_labels
 
 
 @keras.saving.register_keras_serializable(package="nndl_keras")
@@ -19,7 +20,8 @@ class LogLikelihoodCost(OutputCost):
         name: name of the loss instance.
         dtype: dtype of the computation, defaults to the global float type.
 
-    Targets may be integer labels or one-hot vectors.
+    Targets may be integer labels, shaped (N,) or (N, 1) as for Keras's
+    `SparseCategoricalCrossentropy`, or one-hot vectors.
 
     Example:
 
@@ -33,8 +35,7 @@ class LogLikelihoodCost(OutputCost):
         super().__init__(from_logits=from_logits, reduction=reduction, name=name, dtype=dtype)
 
     def call(self, y_true, y_pred):
-        if len(y_true.shape) == len(y_pred.shape) - 1:
-            return ops.sparse_categorical_crossentropy(
-                ops.cast(y_true, "int32"), y_pred, from_logits=self.from_logits
-            )
+        labels = as_labels(y_true, y_pred)
+        if labels is not None:
+            return ops.sparse_categorical_crossentropy(labels, y_pred, from_logits=self.from_logits)
         return ops.categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits)

@@ -19,8 +19,9 @@ class QuadraticCost(keras.losses.Loss):
         name: name of the loss instance.
         dtype: dtype of the computation, defaults to the global float type.
 
-    Targets may be integer labels (one-hot encoded here, as the book's
-    `vectorized_result` does) or vectors shaped like the predictions.
+    Targets may be integer labels shaped (N,) or (N, 1) (one-hot encoded
+    here, as the book's `vectorized_result` does) or vectors shaped like the
+    predictions; a (N, 1) target for a single output is a value, not a label.
 
     Example:
 
