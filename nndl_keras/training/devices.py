@@ -130,17 +130,30 @@ def _tpu_hint():
     return bool(os.environ.get("TPU_NAME") or os.environ.get("COLAB_TPU_ADDR") or glob.glob("/dev/accel*"))
 
 
+def _tpu_address():
+    """What `TPUClusterResolver` is given: "local" on a TPU VM (its chips are this machine's,
+    /dev/accel*), else `None`, so that it reads TPU_NAME (a TPU node) itself."""
+    if not os.environ.get("TPU_NAME") and glob.glob("/dev/accel*"):
+        return "local"
+    return None
+
+
 def _tensorflow(device):
     import tensorflow as tf
 
     if device == "tpu" or (device == "auto" and _tpu_hint()):
         try:
-            resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=_tpu_address())
             tf.config.experimental_connect_to_cluster(resolver)
             tf.tpu.experimental.initialize_tpu_system(resolver)
         except (ValueError, RuntimeError, tf.errors.OpError) as e:
             if device == "tpu":
-                raise NNDLError(f"--device tpu: no TPU found ({str(e).splitlines()[0]})") from None
+                # PyPI's tensorflow has no TPU kernels, and tensorflow-tpu has failed on Colab's
+                # TPU VMs ("no OpKernel ... ConfigureDistributedTPU"): JAX is what runs there.
+                raise NNDLError(
+                    f"--device tpu: no TPU found for TensorFlow ({(str(e).splitlines() or [''])[0]}); "
+                    "on a TPU VM (Colab, Kaggle) train on the JAX backend: KERAS_BACKEND=jax"
+                ) from None
         else:
             strategy = tf.distribute.TPUStrategy(resolver)
             n = strategy.num_replicas_in_sync
