@@ -222,6 +222,7 @@ def run(
             if recipe.experiment is not None:
                 extra = recipe.experiment(session) or {}
                 history = extra.pop("history", None)
+                engine_name = session.last_engine  # of its (last) training; "none" if it trained nothing
             elif recipe.baseline is not None:
                 history, engine_name = _run_baseline(recipe, hp, data), "baseline"
             else:

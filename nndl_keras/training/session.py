@@ -89,6 +89,7 @@ class Session:
     placement: object = None
     trainings: int = 0
     progress: object = None
+    last_engine: str = "none"  # the engine of the last training, for metrics.json
 
     def __post_init__(self):
         if self.placement is None:
@@ -182,6 +183,7 @@ class Session:
         self.say(f"{label or 'Training'} (seeds {seeds[0]}-{seeds[-1]}, stacked on {devices} device(s), backend jax)")
         engine.progress = self.progress.steps
         histories = _StackedLoop(engine, hp, checkpoint, self.progress).run(self.data, monitor, state)
+        self.last_engine = engine.name
         return [Trained(m, h, [], engine.name, seed) for m, h, seed in zip(models, histories, seeds)]
 
     def _train(self, hp, seed, training, monitor, evaluate_every, callbacks, label):
@@ -210,6 +212,7 @@ class Session:
         trainer.progress = self.progress.steps
         loop = _Loop(trainer, hp, callbacks, checkpoint, self.progress)
         history, diverged = loop.run(self.data, training, monitor, every, state)
+        self.last_engine = trainer.name
         return Trained(model, history, callbacks, trainer.name, seed, diverged)
 
 
