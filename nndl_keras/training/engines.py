@@ -102,7 +102,8 @@ class _Engine:
     chunks of consecutive mini-batches, each about `CHUNK_SECONDS` long (the
     length is timed on the first chunks; it does not change the numbers), so
     that between two chunks the engine can report progress (`progress(done,
-    total)`, steps of the current call) and stop when `should_stop()` says so.
+    total, rate)`: steps of the current call, and the chunk's steps per second
+    unless it compiled) and stop when `should_stop()` says so.
     Stopped, it raises `StopRequested` with `position` saying where it was;
     `set_position(position)` on an engine holding the same weights makes the
     next `train_epochs` go on from there, to the same numbers.
@@ -117,6 +118,7 @@ class _Engine:
         self.should_stop = lambda: False
         self.progress = None
         self.position = None
+        self.rate = None  # steps per second of the last chunk, when it did not compile
         self._resume = None
         self._chunk, self._tuned, self._compiled = FIRST_CHUNK, False, set()
 
@@ -165,7 +167,7 @@ class _Engine:
                 raise StopRequested(signal.SIGINT)
             losses.append(self._timed(rows))
             if self.progress is not None:
-                self.progress(step + rows.shape[-2], total)
+                self.progress(step + rows.shape[-2], total, self.rate)
         self._end()
         return self._costs(np.concatenate(losses), epochs)
 
@@ -204,7 +206,10 @@ class _Engine:
         tick = time.perf_counter()
         losses = np.asarray(self._run_rows(rows), np.float64)  # waits for the chunk to finish
         seconds = time.perf_counter() - tick
-        if not self._tuned and rows.shape[-2] == self._chunk and rows.shape in self._compiled:
+        compiled = rows.shape in self._compiled  # else this call compiled (or traced) first
+        # Steps per second of a chunk that did not compile: what an estimate can use.
+        self.rate = rows.shape[-2] / max(seconds, 1e-9) if compiled else None
+        if not self._tuned and rows.shape[-2] == self._chunk and compiled:
             self._chunk = max(1, int(round(self._chunk * CHUNK_SECONDS / max(seconds, 1e-6))))
             self._tuned = True
         self._compiled.add(rows.shape)
@@ -353,7 +358,9 @@ class FusedSGD(_Engine):
         # Variables must exist before tracing: the optimizer creates its own
         # on the first apply otherwise, which a compiled loop cannot do.
         model.optimizer.build(model.trainable_variables)
-        self._loop = tf.function(self._loop_over, jit_compile=jit_compile, reduce_retracing=True)
+        # In graph mode one trace serves every chunk length; XLA compiles each length.
+        rows = None if jit_compile else [tf.TensorSpec([None, None], tf.int32)]
+        self._loop = tf.function(self._loop_over, jit_compile=jit_compile, reduce_retracing=True, input_signature=rows)
         self._forward = tf.function(
             lambda inputs: model(inputs, training=False), jit_compile=jit_compile, reduce_retracing=True
         )

@@ -1,7 +1,7 @@
 """What a person watching a run sees: the cost up front, an ETA on every epoch line.
 
-The estimate is timed on this machine from the first seconds of steps (after
-the first chunk, which includes compiling), and covers every training the run
+The estimate is timed on this machine from the first half-second of steps
+that did not compile (the engines say which), and covers every training the run
 has planned (an ensemble's members, the book's best-of-three runs). On a
 terminal, an epoch that takes more than a few seconds also shows how far it is.
 """
@@ -9,7 +9,7 @@ terminal, an epoch that takes more than a few seconds also shows how far it is.
 import sys
 import time
 
-ESTIMATE_AFTER = 1.0  # seconds of timed steps before the estimate
+ESTIMATE_AFTER = 0.5  # seconds of steps timed without compiling, before the estimate
 LONG_RUN = 60.0  # a run estimated longer than this also says how to take a quick look
 REFRESH = 1.0  # seconds between updates of the in-epoch progress on a terminal
 
@@ -49,18 +49,21 @@ class Progress:
         self.epochs, self.steps_per_epoch = epochs, steps_per_epoch
         self.first_epoch, self.epoch = done_epochs, done_epochs
         self.tick = time.perf_counter()
-        self._first = None  # (time, step) after the first chunk of steps
+        self._timed = [0, 0.0]  # mini-batches, seconds: of chunks that did not compile
+        self._done = 0  # mini-batches of the engine's current call at its last report
         self._shown = 0.0
 
-    def steps(self, done, total):
-        """The engine's report after each chunk: `done` of the `total` mini-batches of its call."""
+    def steps(self, done, total, rate=None):
+        """The engine's report after each chunk: `done` of the `total` mini-batches of its
+        call, and `rate`, the chunk's mini-batches per second (`None` if it compiled)."""
         now = time.perf_counter()
-        if self._first is None:
-            self._first = (now, done)
-            return
-        elapsed = now - self._first[0]
-        if not self.estimated and elapsed >= ESTIMATE_AFTER:
-            self._estimate((done - self._first[1]) / elapsed)
+        steps = done - self._done if done > self._done else done  # a new call counts from 0
+        if rate and not self.estimated:
+            self._timed[0] += steps
+            self._timed[1] += steps / rate
+            if self._timed[1] >= ESTIMATE_AFTER:
+                self._estimate(self._timed[0] / self._timed[1])
+        self._done = done
         if self.verbose and self._terminal() and now - self._shown >= REFRESH:
             self._shown = now
             print(f"\r  epoch {self.epoch + 1}/{self.epochs}: {100 * done / total:.0f}%", end="", file=self.stream, flush=True)
