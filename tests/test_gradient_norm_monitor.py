@@ -154,3 +154,23 @@ def test_under_mirrored_strategy_and_on_jax(mnist_dir, mnist, where):
     else:  # JAX draws other initial weights from the same seed: check the pattern
         first = report["first"]
         assert first["grad_norm/hidden_1/bias"] < first["grad_norm/hidden_2/bias"] < first["grad_norm/output/bias"]
+
+
+def test_one_monitor_reused_measures_each_model_it_is_given(mnist):
+    # As in best-of-N runs and ensemble members: one instance, several trainings.
+    x, y = _data(mnist)
+    monitor = GradientNormMonitor((x[:200], y[:200]))
+    keras.utils.set_random_seed(0)
+    first = feedforward(HP)
+    first.fit(x, y, batch_size=10, epochs=1, verbose=0, callbacks=[monitor])
+    keras.utils.set_random_seed(1)
+    second = feedforward(HP)
+    second.fit(x, y, batch_size=10, epochs=1, verbose=0, callbacks=[monitor])
+
+    fresh = GradientNormMonitor((x[:200], y[:200]))
+    fresh.set_model(second)
+    assert monitor.gradient_norms() == pytest.approx(fresh.gradient_norms(), rel=1e-6)
+    assert len(monitor.table) == 2  # the second model's own: before training, after its epoch
+    # The same model trained on keeps its table.
+    second.fit(x, y, batch_size=10, epochs=1, verbose=0, callbacks=[monitor])
+    assert len(monitor.table) == 3

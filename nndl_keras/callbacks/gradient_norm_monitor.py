@@ -70,6 +70,7 @@ class GradientNormMonitor(keras.callbacks.Callback):
         self.batch_size = batch_size
         self.table = []
         self._gradient_fn = None
+        self._measured = None  # the model the table and the gradient function belong to
         self._epoch = 0
         self._batches_seen = 0
 
@@ -91,9 +92,10 @@ class GradientNormMonitor(keras.callbacks.Callback):
 
     def gradient_norms(self):
         """The norms now, as `{"grad_norm/<layer>/<weight>": float}`."""
-        if self._gradient_fn is None:
+        if self._gradient_fn is None or self._measured is not self.model:
             self._gradient_fn = loss_gradient_fn(self.model)
             self._keys = self._watched()
+            self._measured = self.model
         n = len(self.probe_y)
         step = self.batch_size or n
         total = None
@@ -113,6 +115,9 @@ class GradientNormMonitor(keras.callbacks.Callback):
         return norms
 
     def on_train_begin(self, logs=None):
+        if self._measured is not None and self._measured is not self.model:
+            # Reused for another model (best-of-N runs, ensemble members): its own table.
+            self.table, self._epoch = [], 0
         if not self.table:  # before any training: the book's initial ‖δ^l‖
             self._record()
 
