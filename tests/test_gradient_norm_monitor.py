@@ -174,3 +174,13 @@ def test_one_monitor_reused_measures_each_model_it_is_given(mnist):
     # The same model trained on keeps its table.
     second.fit(x, y, batch_size=10, epochs=1, verbose=0, callbacks=[monitor])
     assert len(monitor.table) == 3
+
+
+def test_a_model_without_a_compiled_loss_is_refused_in_one_clear_error(mnist):
+    x, y = _data(mnist, 50)
+    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="sgd")  # no loss: a custom train_step would compute its own
+    monitor = GradientNormMonitor((x, y))
+    monitor.set_model(model)
+    with pytest.raises(ValueError, match="compiled without one"):
+        monitor.gradient_norms()

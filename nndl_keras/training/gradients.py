@@ -9,7 +9,16 @@ def loss_gradient_fn(model):
     The loss is the model's compiled loss plus its regularisation terms, as in
     training, evaluated in inference mode (`training=False`): no dropout mask
     is drawn and no variable or random state changes. TensorFlow and JAX.
+
+    Raises:
+        ValueError: the model was compiled without a loss (a custom
+            `train_step` computes its own), so there is no loss to differentiate.
     """
+    if getattr(model, "_compile_loss", None) is None:
+        raise ValueError(
+            f"the gradient norms are those of the model's compiled loss, and {model.name} was compiled "
+            "without one (loss=None, as with a custom train_step): compile it with the loss it trains on"
+        )
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
