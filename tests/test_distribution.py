@@ -86,6 +86,15 @@ def test_jax_backend_runs_ch1_sgd(tmp_path, mnist_dir):
     (first,) = [r for r in metrics["runs"] if r["seed"] == 0]  # the same seed on one device
     assert spread["engine"] == "fit"
     assert abs(spread["best_validation_accuracy"] - first["best_validation_accuracy"]) <= 0.005
+    # Eight devices cannot split the book's mini-batch of 10: one of them trains it, and says so.
+    one = tmp_path / "one-of-eight"
+    result = run_cli("run", "ch1-sgd", "--epochs", "1", "--runs", "1", "--data-dir", mnist_dir, "--output-dir", one,
+                     env={"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=8"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "device: one CPU device of 8 (cpu), JAX: the mini-batch of 10 does not split across 8" in result.stdout
+    narrowed = json.loads((one / "metrics.json").read_text())
+    assert narrowed["device"]["replicas"] == 1 and narrowed["engine"] == "fused"
+    assert narrowed["hyperparameters"]["batch_size"] == 10
     missing = run_cli("run", "ch1-sgd", "--device", "gpu", "--data-dir", mnist_dir, "--output-dir", tmp_path / "gpu",
                       env={"KERAS_BACKEND": "jax"})
     assert_one_line_error(missing, "--device gpu", "no GPU")

@@ -199,6 +199,25 @@ def _jax(device):
                      description=f"keras.distribution.DataParallel over {len(devices)} {device.upper()}s")
 
 
+def one_of(placement, batch_size):
+    """The first of `placement`'s devices alone, for a net whose mini-batch does not split across them.
+
+    The book's mini-batch (10) is never changed to fit a device count: on eight
+    TPU chips or GPUs a single net trains on one of them, and the description
+    says so. `None` where there is no one device to fall back to (a TPU
+    strategy, several workers).
+    """
+    n = placement.replicas
+    why = f"the mini-batch of {batch_size} does not split across {n}; a --batch-size that is a multiple of {n} trains on all"
+    if placement.distribution is not None and hasattr(placement.distribution, "device_mesh"):
+        device = placement.distribution.device_mesh.devices.flatten()[0]
+        description = f"one {placement.kind.upper()} device of {n} ({device.device_kind}), JAX: {why}"
+        return Placement(placement.kind, description=description, default_device=device)
+    if placement.kind == "gpu" and placement.mirrored and _workers() <= 1:
+        return Placement("gpu", description=f"one GPU of {n} (TensorFlow's default strategy): {why}", default_device="/gpu:0")
+    return None
+
+
 def trains_together(hp, engine, placement):
     """Whether an ensemble's members train side by side (`StackedJaxSGD`) rather than one after another.
 

@@ -166,6 +166,8 @@ def run(
     together = devices.trains_together(hp, engine, placement)  # whole members per device: m is not split
     if engine == "stacked" and not together:
         raise NNDLError(f"--engine stacked trains an ensemble's members side by side on the JAX backend; not {recipe.name} on {backend}")
+    if hp.batch_size % placement.replicas and not together and not hasattr(device, "scope"):
+        placement = devices.one_of(placement, hp.batch_size) or placement  # the book's mini-batch is kept
     if hp.batch_size % placement.replicas and not together:
         raise NNDLError(
             f"the mini-batch of {hp.batch_size} does not split across {placement.replicas} replicas; "
