@@ -3,7 +3,7 @@
 A run killed at any point (SIGKILL, a preempted Colab) loses at most the epoch
 it was in; one stopped by Ctrl-C or SIGTERM also saves where it was inside the
 epoch (`position`: the engine's steps done, their costs and the shuffling
-generator's state before the epoch), so it loses about a second. Each
+generator's state before the epoch), so it loses about half a second. Each
 training of a run has its own folder under `<output_dir>/checkpoints/` holding:
 
 - `variables-<epoch>.npz`: every variable of the model (weights, the dropout

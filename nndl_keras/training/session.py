@@ -174,11 +174,7 @@ class Session:
             models.append(self.recipe.build(hp))
         training = self.training_set().take(hp.train_size)
         engine = StackedJaxSGD(models, training.x, training.y, hp.batch_size, seeds, reshuffle=self.recipe.reshuffle)
-        checkpoint, state = None, None
-        if self.checkpoints is not None:
-            settings = {"recipe": self.recipe.name, "hparams": hp.to_dict(), "seeds": list(seeds), "engine": engine.name}
-            checkpoint = Checkpoint(Path(self.checkpoints) / f"training-{self.trainings}", settings)
-            state = checkpoint.load() if self.resume else None
+        checkpoint, state = self._checkpoint(hp, seeds=list(seeds), engine=engine.name)
         devices = len(engine.devices_used)
         self.say(f"{label or 'Training'} (seeds {seeds[0]}-{seeds[-1]}, stacked on {devices} device(s), backend jax)")
         engine.progress = self.progress.steps
@@ -202,11 +198,7 @@ class Session:
             strategy=self.placement.strategy,
             distribution=self.placement.distribution,
         )
-        checkpoint, state = None, None
-        if self.checkpoints is not None:
-            settings = {"recipe": self.recipe.name, "hparams": hp.to_dict(), "seed": seed, "engine": trainer.name}
-            checkpoint = Checkpoint(Path(self.checkpoints) / f"training-{self.trainings}", settings)
-            state = checkpoint.load() if self.resume else None
+        checkpoint, state = self._checkpoint(hp, seed=seed, engine=trainer.name)
         self.say(f"{label or 'Training'} (seed {seed}, engine {trainer.name}, backend {keras.backend.backend()})")
         every = evaluate_every or hp.epochs
         trainer.progress = self.progress.steps
@@ -214,6 +206,19 @@ class Session:
         history, diverged = loop.run(self.data, training, monitor, every, state)
         self.last_engine = trainer.name
         return Trained(model, history, callbacks, trainer.name, seed, diverged)
+
+
+    def _checkpoint(self, hp, **settings):
+        """This training's `Checkpoint` (None without a checkpoint folder) and, resuming, its saved state.
+
+        The settings (recipe, hyperparameters, seeds, engine) are stored with it:
+        a checkpoint of another training is refused rather than restored.
+        """
+        if self.checkpoints is None:
+            return None, None
+        settings = {"recipe": self.recipe.name, "hparams": hp.to_dict(), **settings}
+        checkpoint = Checkpoint(Path(self.checkpoints) / f"training-{self.trainings}", settings)
+        return checkpoint, checkpoint.load() if self.resume else None
 
 
 class _StackedLoop:
@@ -286,7 +291,7 @@ class _Loop:
         """Trains to `hp.epochs` (from `state`, a checkpoint's, if given); returns (history, diverged).
 
         With an engine that runs in chunks, Ctrl-C and SIGTERM are answered at
-        the end of the chunk they arrive in (about a second): the position in
+        the end of the chunk they arrive in (about half a second): the position in
         the epoch is checkpointed, and `StopRequested` raised.
         """
         model, hp = self.model, self.hp

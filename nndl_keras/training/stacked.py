@@ -30,7 +30,7 @@ class StackedJaxSGD(_Engine):
     divide the data, the last, smaller mini-batch of each epoch gets a step of
     its own, as in `FusedJaxSGD`.
 
-    An epoch runs as a sequence of jitted chunks of steps, each about a second
+    An epoch runs as a sequence of jitted chunks of steps, each about half a second
     long (timed on the first chunks), so that the Python loop regains control
     between them and asks `should_stop()`; when that returns True, the state
     is written back into the models, `position` records where the epoch

@@ -4,7 +4,7 @@ A compiled training loop cannot be interrupted halfway through a call, and a
 `KeyboardInterrupt` raised wherever Python happens to be when the call returns
 could fall between an update of the weights and the record of it. So while a
 training runs, `DeferredStop` turns the first SIGINT or SIGTERM into a request
-that the engines look at between their chunks of steps (about a second each,
+that the engines look at between their chunks of steps (about half a second each,
 see `training.engines`): they stop there, say where they are, and the runner
 saves a checkpoint of that point before it exits. A second signal stops at once.
 """
