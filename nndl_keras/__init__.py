@@ -6,12 +6,20 @@ layers with Keras, so models that use them save and load like any other.
 
 __version__ = "0.1.0"
 
-from nndl_keras._startup import import_keras
+import importlib
 
-import_keras()
+from nndl_keras import _startup
+from nndl_keras.errors import NNDLError
 
-from nndl_keras import callbacks, initializers, layers, losses, models, regularizers  # noqa: E402  (registers the parts)
-from nndl_keras.errors import NNDLError  # noqa: E402
+if not _startup.under_command():  # the command imports Keras only for what needs it
+    _startup.load_parts()
+
+
+def __getattr__(name):
+    # In the command, the parts are imported when first used.
+    if name in _startup.PARTS:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def run(recipe, **kwargs):

@@ -1,10 +1,27 @@
-"""Importing Keras without TensorFlow's start-up banner under the `nndl-keras` command."""
+"""Importing Keras without TensorFlow's start-up banner under the `nndl-keras` command,
+and only when the command needs it."""
 
+import importlib
 import logging
 import os
 import sys
 
 COMMAND = "nndl-keras"
+PARTS = ("callbacks", "initializers", "layers", "losses", "models", "regularizers")
+
+
+def under_command():
+    """Whether this process is the `nndl-keras` command (whose help, `list` and
+    `show` answer without Keras), not a library user's."""
+    return os.path.basename(sys.argv[0]) == COMMAND
+
+
+def load_parts():
+    """Imports Keras and registers the package's parts with it (what `import nndl_keras` does,
+    except in the command, which calls this before a command that needs Keras)."""
+    import_keras()
+    for name in PARTS:
+        importlib.import_module(f"nndl_keras.{name}")
 
 
 def import_keras():
@@ -16,7 +33,7 @@ def import_keras():
     TF_CPP_MIN_LOG_LEVEL defaults to 3. Python errors raised by the import
     still surface: stderr is restored before they propagate.
     """
-    if os.path.basename(sys.argv[0]) != COMMAND or "keras" in sys.modules:
+    if not under_command() or "keras" in sys.modules:
         import keras  # noqa: F401
 
         return

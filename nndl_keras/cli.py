@@ -80,11 +80,11 @@ def list_command(chapter):
     """List the recipes with the book's results."""
     from nndl_keras import recipes
 
-    found = recipes.list_recipes(chapter)
-    width = max((len(r.name) for r in found), default=4)
+    found = recipes.catalog(chapter)
+    width = max((len(r["name"]) for r in found), default=4)
     click.echo(f"{'name':<{width}}  ch  {'book result':<34}  description")
     for r in found:
-        click.echo(f"{r.name:<{width}}  {r.chapter:>2}  {r.book.describe():<34}  {r.description}")
+        click.echo(f"{r['name']:<{width}}  {r['chapter']:>2}  {r['book']:<34}  {r['description']}")
 
 
 @main.command()
@@ -93,12 +93,12 @@ def show(name):
     """Show a recipe's hyperparameters and the book's result."""
     from nndl_keras import recipes
 
-    recipe = recipes.get(name)
-    click.echo(f"{recipe.name} (chapter {recipe.chapter}): {recipe.description}")
-    click.echo(f"book: {recipe.book.describe()}  [EXPERIMENTS.md: {recipe.book.source}]")
-    for key, value in recipe.hparams.to_dict().items():
-        if value not in ((), {}, []):
-            click.echo(f"  {key:<18} {value}")
+    recipes.check_name(name)
+    (recipe,) = [r for r in recipes.catalog() if r["name"] == name]
+    click.echo(f"{recipe['name']} (chapter {recipe['chapter']}): {recipe['description']}")
+    click.echo(f"book: {recipe['book']}  [EXPERIMENTS.md: {recipe['source']}]")
+    for key, value in recipe["hyperparameters"].items():
+        click.echo(f"  {key:<18} {value}")
 
 
 def _training_options(command):
@@ -137,7 +137,11 @@ def _training_options(command):
 def run(name, epochs, batch_size, eta, lmbda, train_size, dropout_style, members, member, runs, output_dir, overwrite, resume, quiet, **training):
     """Train NAME with the book's hyperparameters and write metrics, model and plot."""
     import nndl_keras
+    from nndl_keras import _startup, recipes
     from nndl_keras.errors import Diverged
+
+    recipes.check_name(name)  # before Keras is imported: a mistyped name is answered at once
+    _startup.load_parts()
 
     # **training: the options shared with `reproduce`, named as nndl_keras.run names them.
     result = nndl_keras.run(
@@ -174,6 +178,9 @@ def run(name, epochs, batch_size, eta, lmbda, train_size, dropout_style, members
 @_training_options
 def reproduce(chapter, only, exclude, epochs_scale, output_dir, quiet, **training):
     """Run the registered recipes and tabulate book against measured."""
+    from nndl_keras import _startup
+
+    _startup.load_parts()
     from nndl_keras.reproduce import reproduce as reproduce_all
 
     report = reproduce_all(
@@ -194,6 +201,9 @@ def reproduce(chapter, only, exclude, epochs_scale, output_dir, quiet, **trainin
 @click.option("--data-dir", type=click.Path(file_okay=False), help="MNIST directory (else $NNDL_KERAS_DATA_DIR, else tensorflow-datasets).")
 def vote(member_runs, output_dir, data_dir):
     """Combine ensemble members trained as separate runs (`run ch6-ensemble --member K`) by the book's vote."""
+    from nndl_keras import _startup
+
+    _startup.load_parts()
     from nndl_keras.recipes.ch6_ensemble import vote as vote_members
 
     vote_members(member_runs, output_dir, data_dir=data_dir)

@@ -20,16 +20,20 @@ Example:
 
 import difflib
 import importlib
+import json
 import pkgutil
 import warnings
 from importlib import metadata
+from pathlib import Path
 
+from nndl_keras import _startup
 from nndl_keras.errors import RecipeError
 from nndl_keras.recipe import BookResult, Hyperparameters, Recipe
 
 ENTRY_POINT_GROUP = "nndl_keras.recipes"
 
 _REGISTRY = {}
+_BOOK = set()  # the names this package's own modules register
 _discovered = False
 
 
@@ -59,9 +63,7 @@ def get(name):
     try:
         return _REGISTRY[name]
     except KeyError:
-        close = difflib.get_close_matches(name, _REGISTRY, n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else "; see 'nndl-keras list'"
-        raise RecipeError(f"unknown recipe {name!r}{hint}") from None
+        raise _unknown(name, list(_REGISTRY)) from None
 
 
 def list_recipes(chapter=None):
@@ -81,15 +83,90 @@ def create_model(name, **overrides):
     return get(name).create_model(**overrides)
 
 
+CATALOG = "catalog.json"
+
+
+def catalog(chapter=None):
+    """What `nndl-keras list` and `show` print about each recipe, without importing one.
+
+    The book's recipes are read from `catalog.json` beside this module (written
+    by `write_catalog`; a test keeps it equal to the registry), so that the
+    command answers before Keras is imported. Recipes that other packages add
+    through the entry-point group are loaded and described as they are.
+
+    Returns:
+        A list of dicts (`name`, `chapter`, `description`, `book`, `source`,
+        `hyperparameters`: the values as `show` prints them), in the
+        book's order.
+    """
+    entries = {e["name"]: e for e in _book_catalog()}
+    if _plugins():
+        entries.update((r.name, describe(r)) for r in list_recipes())
+    found = [e for e in entries.values() if chapter is None or e["chapter"] == chapter]
+    return sorted(found, key=lambda e: (e["chapter"], e["name"]))
+
+
+def check_name(name):
+    """Raises `RecipeError` (naming the closest recipes) unless `name` is a recipe; imports none
+    when there are no plug-in recipes."""
+    if _plugins():
+        get(name)
+        return
+    known = [e["name"] for e in _book_catalog()]
+    if name not in known:
+        raise _unknown(name, known)
+
+
+def describe(recipe):
+    """A recipe's catalog entry."""
+    return {
+        "name": recipe.name,
+        "chapter": recipe.chapter,
+        "description": recipe.description,
+        "book": recipe.book.describe(),
+        "source": recipe.book.source,
+        "hyperparameters": {k: str(v) for k, v in recipe.hparams.to_dict().items() if v not in ((), {}, [])},
+    }
+
+
+def write_catalog(path=None):
+    """Writes the book's recipes' catalog (run after changing a recipe; `tests/test_registry.py` checks it)."""
+    _discover()
+    book = [describe(r) for r in list_recipes() if r.name in _BOOK]
+    path = Path(path) if path else Path(__file__).with_name(CATALOG)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(book, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    return path
+
+
+def _book_catalog():
+    with open(Path(__file__).with_name(CATALOG), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _plugins():
+    return list(metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+
+def _unknown(name, known):
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else "; see 'nndl-keras list'"
+    return RecipeError(f"unknown recipe {name!r}{hint}")
+
+
 def _discover():
     global _discovered
     if _discovered:
         return
     _discovered = True
+    _startup.import_keras()  # the recipes build Keras models: under the command, without TensorFlow's banner
+    before = set(_REGISTRY)
     for module in pkgutil.iter_modules(__path__):
         if not module.name.startswith("_"):
             importlib.import_module(f"{__name__}.{module.name}")
-    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+    _BOOK.update(set(_REGISTRY) - before)
+    for entry_point in _plugins():
         try:
             _register_entry_point(entry_point.load())
         except Exception as e:  # one broken plugin must not hide the book's recipes

@@ -1,6 +1,25 @@
+import json
+
 import pytest
 
 from helpers import assert_one_line_error, run_cli
+
+
+HEAVY = ("keras", "tensorflow", "numpy", "jax")
+
+
+@pytest.mark.parametrize("args", [("--help",), ("list",), ("show", "ch6-relu"), ("run", "no-such-recipe")])
+def test_help_list_show_and_a_mistyped_name_answer_without_keras(args, tmp_path):
+    """They answer at once (benchmarks/cli_startup.py times them): the command imports
+    neither Keras nor TensorFlow nor NumPy (looked at as the process exits)."""
+    (tmp_path / "sitecustomize.py").write_text(
+        "import atexit, json, sys\n"
+        f"atexit.register(lambda: open({str(tmp_path / 'imported.json')!r}, 'w').write("
+        f"json.dumps([m for m in {HEAVY!r} if m in sys.modules])))\n"
+    )
+    result = run_cli(*args, env={"PYTHONPATH": str(tmp_path)})
+    assert result.returncode in (0, 2), result.stderr[-2000:]
+    assert json.loads((tmp_path / "imported.json").read_text()) == []
 
 
 def test_list_shows_names_chapters_and_book_results():

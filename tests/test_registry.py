@@ -1,3 +1,4 @@
+import json
 import textwrap
 
 import pytest
@@ -121,3 +122,18 @@ def test_every_source_module_is_installed():
         assert (installed / source.relative_to(REPO / "nndl_keras")).exists(), source
     for source in (REPO / "recipes").glob("*.py"):
         assert (installed / "recipes" / source.name).exists(), source
+
+
+def test_the_shipped_catalog_is_the_registry(tmp_path):
+    """`list` and `show` read catalog.json so that they answer before Keras is imported."""
+    from importlib import resources
+
+    from nndl_keras import recipes
+
+    shipped = json.loads((resources.files("nndl_keras.recipes") / recipes.CATALOG).read_text())
+    written = json.loads(recipes.write_catalog(tmp_path / "catalog.json").read_text())
+    assert shipped == written, (
+        "recipes/catalog.json is stale: python -c \"from nndl_keras import recipes; "
+        "recipes.write_catalog('recipes/catalog.json')\" in the checkout, then reinstall"
+    )
+    assert {e["name"] for e in shipped} == set(recipes.names())
