@@ -14,11 +14,10 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
-
-import numpy as np
 
 COMMAND = shutil.which("nndl-keras") or "nndl-keras"
 CASES = {
@@ -33,7 +32,8 @@ GOAL_SECONDS = 0.3
 
 
 def timed(args):
-    """Seconds until `args` exits, and its peak resident memory (MiB)."""
+    """Seconds until `args` exits, and its peak resident memory (MiB; Linux counts a forked
+    child from its parent's size, so this process imports nothing large before measuring)."""
     tick = time.perf_counter()
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=os.path.expanduser("~"))
     _, _, usage = os.wait4(process.pid, 0)
@@ -52,11 +52,11 @@ def main():
             s, mib = timed(command)
             seconds[name].append(s)
             memory[name] = max(memory[name], mib)
-    bare = float(np.median(seconds["python -c pass"]))
+    bare = float(statistics.median(seconds["python -c pass"]))
     results = {}
     print(f"{'command':<32} {'median s':>9} {'over bare':>10} {'peak MiB':>9}")
     for name in CASES:
-        median = float(np.median(seconds[name]))
+        median = float(statistics.median(seconds[name]))
         results[name] = {"median_seconds": round(median, 3), "over_bare_seconds": round(median - bare, 3),
                          "peak_rss_mib": round(memory[name], 1)}
         print(f"{name:<32} {median:>9.3f} {median - bare:>10.3f} {memory[name]:>9.1f}")
