@@ -2,20 +2,48 @@
 
 import json
 
+import pytest
 from helpers import run_cli
 
+CHAPTER_1_NET = 784 * 30 + 30 + 30 * 10 + 10  # weights and biases of [784, 30, 10]
 
-def test_backprop_matches_autodiff_and_finite_differences(tmp_path, mnist_dir):
-    out = tmp_path / "bp"
+
+@pytest.fixture(scope="module")
+def backprop_run(tmp_path_factory, mnist_dir):
+    """One run of ch2-backprop (about 20 s) for the tests of what it checks and what it times."""
+    out = tmp_path_factory.mktemp("bp")
     result = run_cli("run", "ch2-backprop", "--data-dir", mnist_dir, "--output-dir", out)
     assert result.returncode == 0, result.stderr
-    metrics = json.loads((out / "metrics.json").read_text())
+    return result, out, json.loads((out / "metrics.json").read_text())
+
+
+def test_backprop_matches_autodiff_and_finite_differences(backprop_run):
+    result, _, metrics = backprop_run
     assert metrics["max_relative_error_autodiff"] <= 1e-6
     assert metrics["max_relative_error_finite_differences"] <= 1e-4
     assert metrics["within_bounds"] is True and metrics["dtype"] == "float64"
     assert set(metrics["seconds_per_minibatch"]) == {"backprop", "autodiff", "finite_differences"}
     assert metrics["parameters"] == 784 * 30 + 30 + 30 * 30 + 30 + 30 * 10 + 10
     assert "against Keras autodiff" in result.stdout
+
+
+def test_backprop_is_over_ten_thousand_times_faster_than_finite_differences(backprop_run):
+    """Chapter 2, "Why backpropagation is fast": one backward pass against a forward pass per weight."""
+    result, out, metrics = backprop_run
+    speed = metrics["backprop_speed"]
+    assert speed["layers"] == [784, 30, 10] and speed["weights"] == CHAPTER_1_NET
+    assert speed["sample"] < speed["weights"] and f"from {speed['sample']:,}" in speed["extrapolated"]
+    forward, central = speed["finite_differences"]["forward"], speed["finite_differences"]["central"]
+    # The timed differences are the gradient, not idle loops.
+    assert central["sample_error"] < 1e-6 and forward["sample_error"] < 1e-3
+    assert central["extrapolated_seconds"] == pytest.approx(CHAPTER_1_NET * central["seconds_per_weight"])
+    assert central["ratio_to_backprop"] == pytest.approx(central["extrapolated_seconds"] / speed["backprop_seconds"])
+    assert central["ratio_to_backprop"] > 10_000  # issue 16's bound; the book: ~a million for a million weights
+    # The book: backprop costs "roughly the same as making just two forward passes".
+    assert speed["backprop_in_forward_passes"] < 4
+    assert forward["ratio_to_backprop"] > speed["book"]["ratio_at_these_weights"] / 2
+    assert "book: 500,000x for a million weights" in result.stdout
+    assert (out / "backprop_speed.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_universality_by_hand(tmp_path, mnist_dir):
