@@ -46,11 +46,17 @@ def test_backprop_is_over_ten_thousand_times_faster_than_finite_differences(back
     assert (out / "backprop_speed.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_universality_by_hand(tmp_path, mnist_dir):
-    out = tmp_path / "u"
+@pytest.fixture(scope="module")
+def universality_run(tmp_path_factory, mnist_dir):
+    """One run of ch4-universality shortened to 50 epochs (about 30 s), for the tests of its claims."""
+    out = tmp_path_factory.mktemp("u")
     result = run_cli("run", "ch4-universality", "--epochs", "50", "--data-dir", mnist_dir, "--output-dir", out, "--quiet")
     assert result.returncode == 0, result.stderr
-    metrics = json.loads((out / "metrics.json").read_text())
+    return out, json.loads((out / "metrics.json").read_text())
+
+
+def test_universality_by_hand(universality_run):
+    out, metrics = universality_run
     table = metrics["errors_by_bumps"]
     means = [table[b]["mean_abs_error"] for b in sorted(table, key=int)]
     assert all(a > b for a, b in zip(means, means[1:])), means  # more bumps, smaller error
@@ -58,6 +64,20 @@ def test_universality_by_hand(tmp_path, mnist_dir):
     assert metrics["trained"]["epochs"] == 50 and metrics["trained"]["mean_abs_error"] < 0.2
     for figure in ("universality.png", "towers.png"):
         assert (out / figure).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_linear_networks_are_not_universal(universality_run):
+    """Chapter 4: the same net with linear neurons is affine, no better than a straight line."""
+    _, metrics = universality_run
+    linear, sigmoid = metrics["linear"], metrics["trained"]
+    assert linear["activation"] == "linear" and linear["epochs"] == sigmoid["epochs"] == 50
+    assert linear["deviation_from_a_line"] < 1e-3  # an affine function of x
+    # No straight line does much better than the least-squares one (mean |error| 0.115 on f).
+    assert linear["mean_abs_error"] > 0.9 * linear["best_line_mean_abs_error"] > 0.1
+    # The factor the recipe claims (LINEAR_FACTOR), measured 4.6x after 50 epochs.
+    assert linear["claimed_factor"] == 3
+    assert linear["mean_abs_error"] > 3 * sigmoid["mean_abs_error"]
+    assert linear["over_sigmoid"] == pytest.approx(linear["mean_abs_error"] / sigmoid["mean_abs_error"])
 
 
 def test_nand_adder_recipe(tmp_path, mnist_dir):
