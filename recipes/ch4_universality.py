@@ -49,10 +49,11 @@ def errors(model):
 
 
 RANDOM_STEEPNESS = 40.0
-# Linear neurons are not universal: the same net with identity activations is an
-# affine function, no better than the best straight line (mean error 0.115 on
-# f). Its mean error is more than LINEAR_FACTOR times the sigmoid net's: 4.6x
-# measured after 50 epochs, 17x after the recipe's 300 (README, docs/results).
+# Linear neurons are not universal (chapter 4, the problem in "Extension beyond
+# sigmoid neurons"): the same net with identity activations is an affine
+# function, no better than the best straight line (mean error 0.115 on f). Its
+# mean error is more than LINEAR_FACTOR times the sigmoid net's: 4.6x measured
+# after 50 epochs, 17.5x after the recipe's 300 (docs/results/ch4-universality).
 LINEAR_FACTOR = 3
 
 
