@@ -49,3 +49,53 @@ def test_full_length_members_are_quoted_from_their_runs():
         assert row in text, row
         assert f"| `{member['provenance']['commit'][:7]}` |" in text
         assert member["provenance"]["commit"] and not member["provenance"]["commit"].endswith("+dirty")
+
+
+def row(name):
+    """The README's table row of recipe `name`."""
+    return next(line for line in readme().splitlines() if line.startswith(f"| `{name}` |"))
+
+
+def cpu(metrics):
+    machine = metrics["provenance"]["machine"]
+    vectors = ", AVX-512" if "avx512f" in machine["cpu_flags"] else ""
+    return f"CPU: {machine['cpu']}, {machine['cores']} cores{vectors}"
+
+
+def from_a_clean_commit(metrics):
+    commit = metrics["provenance"]["commit"]
+    return bool(commit) and not commit.endswith("+dirty")
+
+
+def test_backprop_speed_is_quoted_from_its_run():
+    metrics = load(RESULTS / "ch2-backprop" / "metrics.json")
+    speed = metrics["backprop_speed"]
+    forward, central = speed["finite_differences"]["forward"], speed["finite_differences"]["central"]
+    line = row("ch2-backprop")
+    for quoted in (
+        f"({speed['weights']:,} weights and biases, {speed['minibatch']} images)",
+        f"backprop {1e6 * speed['backprop_seconds']:.0f} µs ({speed['backprop_in_forward_passes']:.1f} forward passes)",
+        f"{forward['extrapolated_seconds']:.2f} s by eq. (46) (**{forward['ratio_to_backprop']:,.0f}x**;",
+        f"the book's count for {speed['weights']:,} weights: {speed['book']['ratio_at_these_weights']:,.0f}x)",
+        f"{central['extrapolated_seconds']:.2f} s central (**{central['ratio_to_backprop']:,.0f}x**)",
+        f"extrapolated from {speed['sample']:,} timed weights",
+        f"{speed['book']['ratio']:,.0f}x",
+        cpu(metrics),
+    ):
+        assert quoted in line, quoted
+    assert speed["layers"] == [784, 30, 10] and from_a_clean_commit(metrics)
+
+
+def test_linear_net_error_is_quoted_from_its_run():
+    metrics = load(RESULTS / "ch4-universality" / "metrics.json")
+    linear, sigmoid = metrics["linear"], metrics["trained"]
+    line = row("ch4-universality")
+    for quoted in (
+        f"the same {2 * sigmoid['bumps']} neurons trained from random steep steps: {sigmoid['mean_abs_error']:.4f};",
+        f"trained the same way: {linear['mean_abs_error']:.3f}, **{linear['over_sigmoid']:.1f}x** the sigmoid net's",
+        f"over {linear['claimed_factor']}x",
+        f"the best straight line: {linear['best_line_mean_abs_error']:.3f}",
+        f"{cpu(metrics)}, {linear['epochs']} epochs",
+    ):
+        assert quoted in line, quoted
+    assert linear["epochs"] == metrics["hyperparameters"]["epochs"] == 300 and from_a_clean_commit(metrics)
