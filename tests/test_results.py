@@ -99,3 +99,13 @@ def test_linear_net_error_is_quoted_from_its_run():
     ):
         assert quoted in line, quoted
     assert linear["epochs"] == metrics["hyperparameters"]["epochs"] == 300 and from_a_clean_commit(metrics)
+
+
+def test_cli_start_up_table_is_the_benchmark():
+    record = load(RESULTS / "cli_startup_cpu.json")
+    text = readme()
+    for name, v in record["results"].items():
+        row = f"| `{name}` | {v['median_seconds']:.3f} s | {v['over_bare_seconds']:.3f} s | {v['peak_rss_mib']:.0f} MiB |"
+        assert row in text, row
+    assert f"`benchmarks/cli_startup.py` on {record['machine']['cpu']}" in text
+    assert record["slowest_over_bare_seconds"] <= record["goal_seconds"]
