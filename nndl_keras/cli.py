@@ -91,12 +91,15 @@ def list_command(chapter):
 @click.argument("name")
 def show(name):
     """Show a recipe's hyperparameters and the book's result."""
-    from nndl_keras import recipes
+    from nndl_keras import book, recipes
 
     recipes.check_name(name)
     (recipe,) = [r for r in recipes.catalog() if r["name"] == name]
     click.echo(f"{recipe['name']} (chapter {recipe['chapter']}): {recipe['description']}")
-    click.echo(f"book: {recipe['book']}  [EXPERIMENTS.md: {recipe['source']}]")
+    click.echo(f"book: {recipe['book']}")
+    row = book.experiment(recipe["source"])
+    if row is not None:  # the shipped table of the book's experiments (nndl_keras/book_data/EXPERIMENTS.md)
+        click.echo(f"  the book's experiment {row['Id']}: {row['result']}")
     for key, value in recipe["hyperparameters"].items():
         click.echo(f"  {key:<18} {value}")
 

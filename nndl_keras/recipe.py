@@ -24,7 +24,7 @@ class BookResult:
         runs: how many runs the book took the best of (chapter 1: three).
             The runner trains as many, seeds `seed`, `seed + 1`, ..., and keeps
             the one with the best validation accuracy.
-        source: the row of `EXPERIMENTS.md` the number comes from.
+        source: the row of `book_data/EXPERIMENTS.md` the number comes from (`book.experiment`).
     """
 
     accuracy: Optional[float]

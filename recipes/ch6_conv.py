@@ -39,7 +39,8 @@ def conv_recipe(name, description, hparams, result, **kwargs):
             book=result,
             build=network3,
             # XLA compiles these convolutions slower than oneDNN runs them on a
-            # CPU (FACTS.md: 970 against 1,550-1,950 images/s): graph mode.
+            # CPU (measured on a 2-core AMD EPYC: 970 against 1,550-1,950
+            # images/s): graph mode.
             xla=not hparams.options.get("conv"),
             # network3 keeps one order for every epoch; reshuffling each epoch (as
             # network.py, network2.py and Keras's fit do) reaches the book's numbers

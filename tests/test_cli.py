@@ -32,7 +32,8 @@ def test_list_shows_names_chapters_and_book_results():
 def test_show_prints_hyperparameters_and_book_result():
     result = run_cli("show", "ch1-sgd")
     assert result.returncode == 0
-    assert "95.42%" in result.stdout and "ch1-30h" in result.stdout
+    assert "95.42%" in result.stdout
+    assert "the book's experiment ch1-30h: 95.42% (9542/10000)" in result.stdout  # the shipped table's row
     assert "eta                3.0" in result.stdout
 
 

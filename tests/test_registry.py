@@ -137,3 +137,20 @@ def test_the_shipped_catalog_is_the_registry(tmp_path):
         "recipes.write_catalog('recipes/catalog.json')\" in the checkout, then reinstall"
     )
     assert {e["name"] for e in shipped} == set(recipes.names())
+
+
+def test_every_book_number_is_the_shipped_experiment_tables():
+    """A recipe's book result is the number of the row of book_data/EXPERIMENTS.md it cites."""
+    import re
+
+    from nndl_keras import book
+
+    cited = 0
+    for recipe in recipes.list_recipes():
+        row = book.experiment(recipe.book.source or "")
+        if row is None or recipe.book.accuracy is None:
+            continue
+        percents = [float(p) for p in re.findall(r"(\d+(?:\.\d+)?)%", row["result"])]
+        assert any(abs(p - 100 * recipe.book.accuracy) < 1e-6 for p in percents), (recipe.name, row["result"])
+        cited += 1
+    assert cited >= 20
