@@ -55,8 +55,11 @@ def commit(folder="."):
 
 
 def machine():
-    """The CPU (model, vector flags, cores) and any accelerator the backend sees."""
+    """The CPU (model, vector flags, cores, the 1-minute load average as the record is
+    written) and any accelerator the backend sees."""
     found = {"cpu": _cpu_model(), "cpu_flags": _cpu_flags(), "cores": os.cpu_count()}
+    if hasattr(os, "getloadavg"):  # busy cores (another training) make a time longer than the machine's own
+        found["load_average"] = round(os.getloadavg()[0], 2)
     accelerators = _accelerators()
     if accelerators:
         found["accelerators"] = accelerators
