@@ -109,3 +109,14 @@ def test_cli_start_up_table_is_the_benchmark():
         assert row in text, row
     assert f"`benchmarks/cli_startup.py` on {record['machine']['cpu']}" in text
     assert record["slowest_over_bare_seconds"] <= record["goal_seconds"]
+
+
+def test_the_first_commands_run_is_its_record():
+    metrics = load(RESULTS / "ch1-sgd" / "metrics.json")
+    machine = metrics["provenance"]["machine"]
+    text = readme()
+    assert metrics["provenance"]["command"] == "nndl-keras run ch1-sgd --output-dir docs/results/ch1-sgd"
+    assert not metrics["provenance"]["commit"].endswith("+dirty")
+    seconds, busy = f"{metrics['wall_time_seconds']:.0f} s", f"{machine['load_average']:.1f}"
+    assert f"**{100 * metrics['measured_accuracy']:.2f}%** (CPU, {seconds} for three runs at load {busy}," in text
+    assert f"three runs: {seconds} on a 2-core {machine['cpu']}" in text and f"load\n{busy}" in text
