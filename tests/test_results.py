@@ -120,3 +120,12 @@ def test_the_first_commands_run_is_its_record():
     seconds, busy = f"{metrics['wall_time_seconds']:.0f} s", f"{machine['load_average']:.1f}"
     assert f"**{100 * metrics['measured_accuracy']:.2f}%** (CPU, {seconds} for three runs at load {busy}," in text
     assert f"three runs: {seconds} on a 2-core {machine['cpu']}" in text and f"load\n{busy}" in text
+
+
+def test_ch6_relu_three_epochs_is_its_record():
+    metrics = load(RESULTS / "ch6-relu-3-epochs" / "metrics.json")
+    machine = metrics["provenance"]["machine"]
+    assert metrics["hyperparameters"]["epochs"] == 3 and metrics["seed"] == 0
+    quoted = (f"`--epochs 3` on the CPU ({machine['cpu']}): **{100 * metrics['measured_accuracy']:.2f}%** "
+              f"({metrics['wall_time_seconds']:.0f} s at load {machine['load_average']:.1f},")
+    assert quoted in readme()
