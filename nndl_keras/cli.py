@@ -81,10 +81,14 @@ def list_command(chapter):
     from nndl_keras import recipes
 
     found = recipes.catalog(chapter)
-    width = max((len(r["name"]) for r in found), default=4)
-    click.echo(f"{'name':<{width}}  ch  {'book result':<34}  description")
+    if not found:
+        chapters = sorted({r["chapter"] for r in recipes.catalog()})
+        raise NNDLError(f"no recipes for chapter {chapter}; the chapters with recipes: {', '.join(map(str, chapters))}")
+    width = max(len(r["name"]) for r in found)
+    book = max(len("book result"), *(len(r["book"]) for r in found))
+    click.echo(f"{'name':<{width}}  ch  {'book result':<{book}}  description")
     for r in found:
-        click.echo(f"{r['name']:<{width}}  {r['chapter']:>2}  {r['book']:<34}  {r['description']}")
+        click.echo(f"{r['name']:<{width}}  {r['chapter']:>2}  {r['book']:<{book}}  {r['description']}")
 
 
 @main.command()

@@ -132,7 +132,9 @@ class Hyperparameters:
         options = {k: overrides.pop(k) for k in list(overrides) if k not in fields and k in self.options}
         unknown = set(overrides) - fields
         if unknown:
-            raise RecipeError(f"unknown hyperparameter(s): {', '.join(sorted(unknown))}")
+            own = f"; its own options: {', '.join(sorted(self.options))}" if self.options else ""
+            ensemble = " (only ensembles, such as ch6-ensemble, have members)" if unknown & {"members", "member"} else ""
+            raise RecipeError(f"unknown hyperparameter(s): {', '.join(sorted(unknown))}{ensemble}{own}")
         if options:
             overrides["options"] = {**self.options, **overrides.get("options", {}), **options}
         return dataclasses.replace(self, **overrides)

@@ -29,6 +29,13 @@ def test_list_shows_names_chapters_and_book_results():
     assert "95.42% test" in line and " 1 " in line
 
 
+def test_list_keeps_its_columns_aligned():
+    header, *rows = run_cli("list").stdout.splitlines()
+    column = header.index("description")
+    misaligned = [row for row in rows if row[column - 2:column] != "  " or row[column] == " "]
+    assert rows and not misaligned, misaligned[:3]
+
+
 def test_show_prints_hyperparameters_and_book_result():
     result = run_cli("show", "ch1-sgd")
     assert result.returncode == 0
@@ -45,11 +52,13 @@ def test_show_prints_hyperparameters_and_book_result():
         (("run", "ch1-sgd", "--eta", "-1"), ("eta must be positive",)),
         (("run", "ch1-sgd", "--batch-size", "0"), ("batch size must be at least 1",)),
         (("run", "ch1-sgd", "--train-size", "60000"), ("train size 60000 exceeds the 50000 training images",)),
-        (("run", "ch1-sgd", "--members", "3"), ("unknown hyperparameter(s): members",)),
+        (("run", "ch1-sgd", "--members", "3"), ("ch1-sgd: unknown hyperparameter(s): members (only ensembles",)),
+        (("run", "ch6-relu", "--members", "3"), ("ch6-relu: unknown hyperparameter(s): members", "its own options: conv")),
         (("run", "ch1-sgd", "--epochs", "abc"), ("'--epochs'",)),
-        (("run", "ch1-sgd", "--data-dir", "/no/such/dir"), ("/no/such/dir does not exist", "--data-dir")),
+        (("run", "ch1-sgd", "--data-dir", "/no/such/dir"), ("/no/such/dir does not exist", "--data-dir", "mnist.npz (https://")),
         (("run", "ch1-sgd", "--no-such-option"), ("--no-such-option",)),
         (("show", "nope"), ("unknown recipe 'nope'",)),
+        (("list", "--chapter", "9"), ("no recipes for chapter 9", "1, 2, 3, 4, 5, 6")),
         (("reproduce", "--exclude", "nope"), ("unknown recipe 'nope'",)),
         (("reproduce", "--epochs-scale", "0"), ("epochs scale must be positive",)),
         (("frobnicate",), ("frobnicate",)),
@@ -59,6 +68,12 @@ def test_bad_input_is_one_line_and_exit_2(args, fragments, tmp_path):
     result = run_cli(*args, cwd=tmp_path)
     assert_one_line_error(result, *fragments)
     assert list(tmp_path.iterdir()) == []  # nothing left behind
+
+
+def test_a_bad_data_directory_from_the_environment_says_so(tmp_path):
+    result = run_cli("run", "ch1-sgd", "--output-dir", tmp_path / "out", env={"NNDL_KERAS_DATA_DIR": "/no/such/mnist"})
+    assert_one_line_error(result, "$NNDL_KERAS_DATA_DIR: MNIST directory /no/such/mnist does not exist", "mirrored at https://")
+    assert not (tmp_path / "out").exists()
 
 
 def test_an_existing_run_is_not_overwritten(tmp_path, mnist_dir):

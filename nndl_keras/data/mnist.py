@@ -52,8 +52,10 @@ _TFDS_HOST = ("storage.googleapis.com", 443)
 
 HOW_TO_SUPPLY = (
     "put the four MNIST IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
-    "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) or mnist.npz in a directory and "
-    f"pass --data-dir DIR or set {DATA_DIR_ENV}=DIR"
+    "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz; mirrored at "
+    "https://ossci-datasets.s3.amazonaws.com/mnist/) or Keras's mnist.npz "
+    "(https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz) in a directory and "
+    f"pass it as data_dir (--data-dir on the command line) or set {DATA_DIR_ENV}"
 )
 
 
@@ -107,8 +109,12 @@ def load_mnist(data_dir=None, verify=True):
     >>> data.training.x.shape, data.validation.x.shape  # doctest: +SKIP
     ((50000, 784), (10000, 784))
     """
-    data_dir = data_dir or os.environ.get(DATA_DIR_ENV) or None
-    if data_dir is not None:
+    if not data_dir and os.environ.get(DATA_DIR_ENV):
+        try:
+            return _load_directory(str(Path(os.environ[DATA_DIR_ENV]).expanduser().resolve()), bool(verify))
+        except DataError as e:  # say where the path came from: the user did not type it here
+            raise DataError(f"${DATA_DIR_ENV}: {e}") from None
+    if data_dir:
         return _load_directory(str(Path(data_dir).expanduser().resolve()), bool(verify))
     return _load_tfds(os.environ.get("TFDS_DATA_DIR"))
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from nndl_keras import __version__
 from nndl_keras.data import expanded_training, load_mnist
-from nndl_keras.errors import Interrupted, NNDLError
+from nndl_keras.errors import Interrupted, NNDLError, RecipeError
 from nndl_keras.training import devices, outputs
 from nndl_keras.training.provenance import provenance
 from nndl_keras.training.session import Session, accuracy
@@ -146,7 +146,10 @@ def run(
     for key, default in defaults.items():
         call[key] = default if call[key] is None else call[key]
     seed, runs, engine, steps_per_execution = (call[k] for k in ("seed", "runs", "engine", "steps_per_execution"))
-    hp = recipe.hparams.replace(**call["overrides"])
+    try:
+        hp = recipe.hparams.replace(**call["overrides"])
+    except RecipeError as e:
+        raise RecipeError(f"{recipe.name}: {e}") from None
     if runs < 1:
         raise NNDLError(f"runs must be at least 1, got {runs}")
     if steps_per_execution < 1:
