@@ -11,7 +11,9 @@ import importlib
 from nndl_keras import _startup
 from nndl_keras.errors import NNDLError
 
-if not _startup.under_command():  # the command imports Keras only for what needs it
+if _startup.under_command():  # the command imports Keras only for what needs it
+    _startup.quiet_interrupts()
+else:
     _startup.load_parts()
 
 

@@ -4,6 +4,7 @@ and only when the command needs it."""
 import importlib
 import logging
 import os
+import signal
 import sys
 
 COMMAND = "nndl-keras"
@@ -14,6 +15,17 @@ def under_command():
     """Whether this process is the `nndl-keras` command (whose help, `list` and
     `show` answer without Keras), not a library user's."""
     return os.path.basename(sys.argv[0]) == COMMAND
+
+
+def quiet_interrupts():
+    """Until the command installs its own handling: Ctrl-C ends it with one line and status 130,
+    not a traceback from the middle of an import."""
+
+    def interrupted(signum, frame):
+        os.write(2, b"nndl-keras: error: interrupted\n")
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGINT, interrupted)
 
 
 def load_parts():

@@ -29,6 +29,8 @@ class _OneLineErrors(click.Group):
             raise _Stopped(e) from None
 
     def main(self, args=None, prog_name=None, **kwargs):
+        # From here a Ctrl-C is a KeyboardInterrupt that the command answers (start-up's was quiet_interrupts').
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         # SIGTERM (a preempted machine, `kill`) stops a run as Ctrl-C does, checkpoints kept.
         previous = signal.signal(signal.SIGTERM, _terminate)
         try:

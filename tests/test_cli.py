@@ -1,8 +1,11 @@
 import json
+import signal
+import subprocess
+import time
 
 import pytest
 
-from helpers import assert_one_line_error, run_cli
+from helpers import assert_one_line_error, cli_env, run_cli
 
 
 HEAVY = ("keras", "tensorflow", "numpy", "jax")
@@ -59,6 +62,8 @@ def test_show_prints_hyperparameters_and_book_result():
         (("run", "ch1-sgd", "--no-such-option"), ("--no-such-option",)),
         (("show", "nope"), ("unknown recipe 'nope'",)),
         (("list", "--chapter", "9"), ("no recipes for chapter 9", "1, 2, 3, 4, 5, 6")),
+        # a directory no one may write in, even root (these tests may run as root)
+        (("run", "ch1-darkness", "--output-dir", "/sys/kernel"), ("cannot write in output directory /sys/kernel",)),
         (("reproduce", "--exclude", "nope"), ("unknown recipe 'nope'",)),
         (("reproduce", "--epochs-scale", "0"), ("epochs scale must be positive",)),
         (("frobnicate",), ("frobnicate",)),
@@ -73,6 +78,19 @@ def test_bad_input_is_one_line_and_exit_2(args, fragments, tmp_path):
 def test_a_bad_data_directory_from_the_environment_says_so(tmp_path):
     result = run_cli("run", "ch1-sgd", "--output-dir", tmp_path / "out", env={"NNDL_KERAS_DATA_DIR": "/no/such/mnist"})
     assert_one_line_error(result, "$NNDL_KERAS_DATA_DIR: MNIST directory /no/such/mnist does not exist", "mirrored at https://")
+    assert not (tmp_path / "out").exists()
+
+
+def test_ctrl_c_while_starting_is_one_line(tmp_path, mnist_dir):
+    """A second into `run` the command is importing Keras and TensorFlow: Ctrl-C there ends
+    it with one line and 130, as later in the run, and leaves no output behind."""
+    process = subprocess.Popen(["nndl-keras", "run", "ch1-sgd", "--data-dir", str(mnist_dir), "--output-dir",
+                                str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=cli_env())
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130 and stderr.strip() == "nndl-keras: error: interrupted", stderr[-2000:]
     assert not (tmp_path / "out").exists()
 
 

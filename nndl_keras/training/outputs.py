@@ -38,6 +38,10 @@ def prepare_output_dir(output_dir, name, overwrite=False, resume=False):
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise NNDLError(f"cannot create output directory {path}: {e.strerror or e}") from None
+    try:  # a read-only directory: refused now, not after the training
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError as e:
+        raise NNDLError(f"cannot write in output directory {path}: {e.strerror or e}") from None
     return path
 
 
