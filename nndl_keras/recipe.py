@@ -185,6 +185,9 @@ class Recipe:
         expanded: train on the book's expanded set (250,000 images, chapter 6).
         reshuffle: reshuffle the training data every epoch, as network.py and
             network2.py do; network3 (chapter 6) keeps one order.
+        requires: optional packages the recipe needs, as (module, "what: how
+            to install") pairs: without them `run` refuses it in one line and
+            `reproduce` skips it with a row that says so.
     """
 
     name: str
@@ -201,6 +204,7 @@ class Recipe:
     experiment: Optional[Callable] = None
     expanded: bool = False
     reshuffle: bool = True
+    requires: tuple = ()
 
     def __post_init__(self):
         if self.build is None and self.baseline is None and self.experiment is None:
@@ -214,11 +218,8 @@ class Recipe:
             raise RecipeError(f"{self.name} is a baseline, not a Keras model")
         return self.build(self.hparams.replace(**overrides))
 
-    def to_dict(self):
-        return {
-            "name": self.name,
-            "chapter": self.chapter,
-            "description": self.description,
-            "hyperparameters": self.hparams.to_dict(),
-            "book": dataclasses.asdict(self.book),
-        }
+    def missing(self):
+        """What `requires` names that is not installed: one "what: how to install" each."""
+        import importlib.util
+
+        return [how for module, how in self.requires if importlib.util.find_spec(module) is None]

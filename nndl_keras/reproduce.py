@@ -64,6 +64,11 @@ def reproduce(
             print(f"[{index}/{len(selected)}] {recipe.name} ({epochs} epochs)")
         tick = time.perf_counter()
         folder = root / recipe.name
+        if recipe.missing():  # an optional dependency is not installed: say so, go on
+            if verbose:
+                print(f"  skipped: needs {'; '.join(recipe.missing())}")
+            rows.append(_row(recipe, epochs, {}, skipped="needs " + "; ".join(recipe.missing())))
+            continue
         if (folder / outputs.METRICS_FILE).exists():  # finished before this reproduction was interrupted
             with open(folder / outputs.METRICS_FILE) as f:
                 metrics = json.load(f)
@@ -72,31 +77,47 @@ def reproduce(
         else:
             resume = (folder / outputs.RUN_FILE).exists()  # interrupted in this recipe
             metrics = run(recipe, output_dir=folder, epochs=epochs, verbose=verbose, resume=resume, **run_kwargs).metrics
-        rows.append(
-            {
-                "recipe": recipe.name,
-                "chapter": recipe.chapter,
-                "epochs": epochs,
-                "book": metrics["book_accuracy"],
-                "measured": metrics["measured_accuracy"],
-                "difference": metrics["difference"],
-                "measured_on": f"{recipe.book.split}, {recipe.book.at}",
-                "seconds": round(time.perf_counter() - tick, 1),
-            }
-        )
+        rows.append(_row(recipe, epochs, metrics, seconds=round(time.perf_counter() - tick, 1)))
     markdown = to_markdown(rows)
     outputs.write_json(root / "reproduce.json", {"epochs_scale": epochs_scale, "rows": rows})
     outputs.atomic_write(root / "reproduce.md", lambda tmp: Path(tmp).write_text(markdown))
     return Report(rows=rows, markdown=markdown, output_dir=root)
 
 
+def _row(recipe, epochs, metrics, seconds=None, skipped=None):
+    row = {
+        "recipe": recipe.name,
+        "chapter": recipe.chapter,
+        "epochs": epochs,
+        "book": recipe.book.accuracy,
+        "measured": metrics.get("measured_accuracy"),
+        "difference": metrics.get("difference"),
+        "measured_on": f"{recipe.book.split}, {recipe.book.at}",
+        "seconds": seconds,
+    }
+    if "passed" in metrics:  # a recipe that checks a claim rather than measuring an accuracy
+        row["passed"] = metrics["passed"]
+    if skipped:
+        row["skipped"] = skipped
+    return row
+
+
+def _measured(row):
+    if row.get("skipped"):
+        return f"skipped: {row['skipped']}"
+    if row["measured"] is None and "passed" in row:
+        return "pass" if row["passed"] else "FAIL"
+    return _percent(row["measured"])
+
+
+def _percent(value, signed=False):
+    if value is None:
+        return "–"
+    return f"{100 * value:+.2f}" if signed else f"{100 * value:.2f}%"
+
+
 def to_markdown(rows):
     """The reproduction as a Markdown table."""
-
-    def pct(value, signed=False):
-        if value is None:
-            return "not reported"
-        return f"{100 * value:+.2f}" if signed else f"{100 * value:.2f}%"
 
     lines = [
         "| recipe | epochs | book | measured | difference (points) | measured on | time (s) |",
@@ -104,7 +125,8 @@ def to_markdown(rows):
     ]
     for row in rows:
         lines.append(
-            f"| {row['recipe']} | {row['epochs']} | {pct(row['book'])} | {pct(row['measured'])} | "
-            f"{pct(row['difference'], signed=True)} | {row['measured_on']} | {row['seconds']} |"
+            f"| {row['recipe']} | {row['epochs']} | {_percent(row['book']) if row['book'] is not None else 'not reported'} | "
+            f"{_measured(row)} | {_percent(row['difference'], signed=True)} | {row['measured_on']} | "
+            f"{'–' if row['seconds'] is None else row['seconds']} |"
         )
     return "\n".join(lines) + "\n"

@@ -16,7 +16,8 @@ def add_bits(session):
         session.say(f"  {row['x1']} + {row['x2']} = carry {row['carry']}, sum {row['sum']}")
     correct = all(2 * r["carry"] + r["sum"] == r["x1"] + r["x2"] for r in table)
     adder.save(session.output_dir / "nand_adder.keras")
-    return {"truth_table": table, "adds_correctly": correct}
+    # No accuracy to report: the claim is checked (`passed`, which reproduce's table shows).
+    return {"truth_table": table, "adds_correctly": correct, "passed": correct}
 
 
 register(

@@ -1,6 +1,5 @@
 """Chapter 1's support vector machine baseline (needs the `svm` extra: scikit-learn)."""
 
-from nndl_keras.errors import NNDLError
 from nndl_keras.recipes import BookResult, Hyperparameters, Recipe, register
 
 
@@ -10,10 +9,7 @@ def support_vector_machine(x, y, hp):
     scikit-learn 0.22 changed SVC's default gamma from 1/n_features ('auto') to
     'scale'; the book's 94.35% was measured with 'auto', so that is the default here.
     """
-    try:
-        from sklearn import svm
-    except ImportError:
-        raise NNDLError("ch1-svm needs scikit-learn: pip install 'nndl-keras[svm]'") from None
+    from sklearn import svm  # the recipe `requires` it: run and reproduce check before training
     classifier = svm.SVC(C=hp.options["C"], gamma=hp.options["gamma"], kernel="rbf")
     classifier.fit(x, y)
     return classifier.predict
@@ -27,5 +23,6 @@ register(
         hparams=Hyperparameters(layers=(), epochs=1, train_size=50_000, options={"C": 1.0, "gamma": "auto"}),
         book=BookResult(0.9435, split="test", at="final", source="ch1-svm"),
         baseline=support_vector_machine,
+        requires=(("sklearn", "scikit-learn: pip install 'nndl-keras[svm]'"),),
     )
 )

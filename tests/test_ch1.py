@@ -2,7 +2,7 @@
 
 import json
 
-from helpers import run_cli, run_python
+from helpers import assert_one_line_error, run_cli, run_python
 
 
 def test_one_epoch_of_ch1_sgd_writes_every_output(tmp_path, mnist_dir):
@@ -51,17 +51,42 @@ def test_average_darkness_reproduces_the_book_exactly(tmp_path, mnist_dir):
     assert round(metrics["test_accuracy"] * 10_000) == 2225
 
 
+def _needs_a_missing_package(folder):
+    """A plug-in recipe (an installed entry point) that requires a module no one has."""
+    (folder / "nndl_needy.py").write_text(
+        "from nndl_keras.recipes import BookResult, Hyperparameters, Recipe\n"
+        "from nndl_keras.recipes.ch1_darkness import average_darkness\n"
+        "NEEDY = Recipe(name='ch1-needy', chapter=1, description='needs a package', hparams=Hyperparameters(epochs=1),\n"
+        "               book=BookResult(0.5), baseline=average_darkness,\n"
+        "               requires=(('no_such_module_anywhere', 'nothing: pip install nothing'),))\n"
+    )
+    dist = folder / "nndl_needy-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: nndl-needy\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[nndl_keras.recipes]\nneedy = nndl_needy:NEEDY\n")
+    return {"PYTHONPATH": str(folder)}
+
+
 def test_reproduce_prints_and_writes_the_table(tmp_path, mnist_dir):
     out = tmp_path / "rep"
+    plugin = _needs_a_missing_package(tmp_path)
     result = run_cli(
-        "reproduce", "--only", "ch1-darkness", "--only", "ch1-sgd", "--epochs-scale", "0.034",
-        "--data-dir", mnist_dir, "--output-dir", out,
+        "reproduce", "--only", "ch1-darkness", "--only", "ch1-needy", "--only", "ch1-nand-adder", "--only", "ch1-sgd",
+        "--epochs-scale", "0.034", "--data-dir", mnist_dir, "--output-dir", out, env=plugin,
     )
     assert result.returncode == 0, result.stderr
     assert "| recipe | epochs | book | measured |" in result.stdout
     assert "| ch1-darkness | 1 | 22.25% | 22.25% | +0.00 |" in result.stdout
+    # A recipe whose package is missing is a row that says so; the others still run.
+    assert "| ch1-needy | 1 | 50.00% | skipped: needs nothing: pip install nothing | – |" in result.stdout
+    assert "| ch1-nand-adder | 1 | not reported | pass | – |" in result.stdout
+    assert not (out / "ch1-needy").exists()
     rows = json.loads((out / "reproduce.json").read_text())["rows"]
-    assert [r["recipe"] for r in rows] == ["ch1-darkness", "ch1-sgd"]
-    assert rows[1]["epochs"] == 1 and rows[1]["measured"] >= 0.90
+    assert [r["recipe"] for r in rows] == ["ch1-darkness", "ch1-needy", "ch1-nand-adder", "ch1-sgd"]
+    assert all(r["seconds"] > 0 for r in rows if r["recipe"] != "ch1-needy")
+    assert rows[3]["epochs"] == 1 and rows[3]["measured"] >= 0.90
+    refused = run_cli("run", "ch1-needy", "--output-dir", tmp_path / "needy", env=plugin)
+    assert_one_line_error(refused, "ch1-needy needs nothing: pip install nothing")
+    assert not (tmp_path / "needy").exists()
     assert (out / "reproduce.md").read_text().startswith("| recipe |")
     assert (out / "ch1-sgd" / "metrics.json").exists()

@@ -117,6 +117,8 @@ def run(
 
     if isinstance(recipe, str):
         recipe = recipes.get(recipe)
+    if recipe.missing():
+        raise NNDLError(f"{recipe.name} needs {'; '.join(recipe.missing())}")
     call = {
         "recipe": recipe.name,
         "overrides": {k: v for k, v in overrides.items() if v is not None},
@@ -243,7 +245,7 @@ def run(
             if model is not None and recipe.report is not None:
                 metrics.update(recipe.report(out, trained.callbacks, metrics) or {})
             if recipe.book.accuracy is not None and metrics.get("measured_accuracy") is not None:
-                metrics["difference"] = metrics["measured_accuracy"] - recipe.book.accuracy
+                metrics["difference"] = round(metrics["measured_accuracy"] - recipe.book.accuracy, 6)  # not 0.0042000000000000925
             metrics.setdefault("seed", seed)
             metrics.update(
                 engine=engine_name,
