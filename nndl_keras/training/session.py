@@ -22,7 +22,6 @@ MEASURES = (
     "test_cost",
     "test_accuracy",
 )
-DEFAULT_MONITOR = ("validation_accuracy", "test_accuracy")
 
 
 def accuracy(probabilities_or_labels, labels):
