@@ -182,6 +182,14 @@ try:
     raise AssertionError("accepted")
 except ValueError as error:
     assert "identical architecture" in str(error), error
+# A user's callbacks watch one net: a stack is refused them, in one line, before anything is written.
+import nndl_keras
+try:
+    nndl_keras.run("ch6-ensemble", engine="stacked", members=2, epochs=1, train_size=20, verbose=0,
+                   callbacks=[keras.callbacks.History()], output_dir="/nonexistent/never-written")
+    raise AssertionError("accepted")
+except nndl_keras.NNDLError as error:
+    assert "callbacks watch one net at a time" in str(error) and "--engine fused" in str(error), error
 print("ok")
 """
     )

@@ -169,6 +169,12 @@ def run(
     if placement.distributed and engine == "fused":
         raise NNDLError(f"the fused engine trains on one device; {placement.description} needs --engine auto or fit")
     together = devices.trains_together(hp, engine, placement)  # whole members per device: m is not split
+    if together and (callbacks or tensorboard):
+        # The stack is one compiled step for every member: there is no one model to hand a callback.
+        raise NNDLError(
+            f"{recipe.name}'s members train stacked here, and callbacks watch one net at a time; "
+            "pass --engine fused (engine='fused') to train them one after another with callbacks"
+        )
     if engine == "stacked" and not together:
         raise NNDLError(f"--engine stacked trains an ensemble's members side by side on the JAX backend; not {recipe.name} on {backend}")
     if hp.batch_size % placement.replicas and not together and not hasattr(device, "scope"):
