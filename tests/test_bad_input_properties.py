@@ -80,6 +80,58 @@ def test_any_command_line_without_data_is_one_line_and_leaves_nothing(args):
         assert not out.exists(), args
 
 
+# With the real MNIST and an output directory no one may write in (/sys/kernel, read-only
+# even for root), a command line that passes every check stops at the output directory,
+# just before it would train: so each line's own verdict can be seen.
+READ_ONLY = "/sys/kernel"
+REACHED = f"cannot write in output directory {READ_ONLY}"
+SMALL_RECIPES = ("ch1-sgd", "ch3-cross-entropy", "ch6-relu", "ch1-darkness")
+VALID = {
+    "--epochs": st.integers(1, 400),
+    "--batch-size": st.integers(1, 1000),
+    "--eta": st.floats(1e-6, 1e3),
+    "--lmbda": st.floats(0, 1e3),
+    "--train-size": st.integers(1000, 50_000),  # at least one mini-batch (the largest drawn: 1,000)
+    "--seed": st.integers(0, 2**31 - 1),
+    "--engine": st.sampled_from(["auto", "fused", "fit"]),
+    "--precision": st.sampled_from(["float32", "bfloat16"]),
+}
+INVALID = {
+    "--epochs": st.integers(-10**6, 0),
+    "--batch-size": st.integers(-10**6, 0),
+    "--eta": st.one_of(st.floats(max_value=0), st.sampled_from(["nan", "inf"])),
+    "--lmbda": st.one_of(st.floats(max_value=-1e-9), st.sampled_from(["nan", "inf"])),
+    "--train-size": st.one_of(st.integers(-10**6, 0), st.integers(50_001, 10**9)),
+}
+
+
+@st.composite
+def one_line(draw, invalid):
+    """A `run` line of valid options, and with `invalid` exactly one out-of-range value among them."""
+    chosen = draw(st.lists(st.sampled_from(sorted(VALID)), unique=True, max_size=4))
+    words = [f"{option}={draw(VALID[option])}" for option in chosen]
+    if invalid:
+        bad = draw(st.sampled_from(sorted(set(INVALID) - set(chosen))))
+        words.append(f"{bad}={draw(INVALID[bad])}")
+    return ["run", draw(st.sampled_from(SMALL_RECIPES)), *draw(st.permutations(words))]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(args=one_line(invalid=False))
+def test_a_valid_command_line_passes_every_check(args, mnist_dir):
+    result = invoke([*args, "--data-dir", mnist_dir, "--output-dir", READ_ONLY])
+    assert_one_line(result, args)
+    assert REACHED in result.stderr, (args, result.stderr)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(args=one_line(invalid=True))
+def test_an_out_of_range_value_is_refused_before_the_output_directory(args, mnist_dir):
+    result = invoke([*args, "--data-dir", mnist_dir, "--output-dir", READ_ONLY])
+    assert_one_line(result, args)
+    assert REACHED not in result.stderr, (args, result.stderr)
+
+
 # -- damaged data files --------------------------------------------------------
 
 

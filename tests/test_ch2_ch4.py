@@ -61,7 +61,10 @@ def test_universality_by_hand(universality_run):
     means = [table[b]["mean_abs_error"] for b in sorted(table, key=int)]
     assert all(a > b for a, b in zip(means, means[1:])), means  # more bumps, smaller error
     assert table["100"]["mean_abs_error"] <= 0.01
-    assert metrics["trained"]["epochs"] == 50 and metrics["trained"]["mean_abs_error"] < 0.2
+    # Trained from random steep steps, the 200 neurons beat every straight line by far (a constant
+    # predictor scores 0.147 on f, the least-squares line 0.115).
+    trained = metrics["trained"]
+    assert trained["epochs"] == 50 and trained["mean_abs_error"] < 0.5 * metrics["linear"]["best_line_mean_abs_error"]
     for figure in ("universality.png", "towers.png"):
         assert (out / figure).read_bytes()[:4] == b"\x89PNG"
 

@@ -42,7 +42,7 @@ def test_speed_of_learning_recipe_writes_norms_and_the_book_curve(tmp_path, mnis
     assert (out / "gradient_norms.csv").read_text().count("\n") == 502
     assert (out / "gradient_norms.png").read_bytes()[:4] == b"\x89PNG"
     first, last = metrics["final_bias_norms"][0], metrics["final_bias_norms"][-1]
-    assert last / first >= 10  # after 500 epochs the first layer still learns far slower
+    assert last / first > 100  # after 500 epochs the first layer still learns far slower (the book: about 113)
     assert metrics["book_final_last_over_first"] > 100
 
 
