@@ -184,3 +184,11 @@ def test_a_model_without_a_compiled_loss_is_refused_in_one_clear_error(mnist):
     monitor.set_model(model)
     with pytest.raises(ValueError, match="compiled without one"):
         monitor.gradient_norms()
+
+
+def test_the_monitor_imports_no_training_machinery():
+    # A part a user drops into their own fit must not load the runner and its engines (issue 15).
+    code = "import sys, nndl_keras.callbacks; print(sorted(m for m in sys.modules if m.startswith('nndl_keras.training')))"
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -4,7 +4,7 @@ import json
 import keras
 import numpy as np
 
-from nndl_keras.training.gradients import loss_gradient_fn
+from nndl_keras.callbacks._loss_gradients import loss_gradient_fn
 
 
 @keras.saving.register_keras_serializable(package="nndl_keras")
