@@ -122,8 +122,8 @@ hp = Hyperparameters(layers=(784, 30, 30, 10), cost="cross_entropy", init="defau
 keras.utils.set_random_seed(0)
 {scope}
     model = feedforward(hp)
-monitor = GradientNormMonitor((x[:200], y[:200]))
-model.fit(x, y, batch_size=10, epochs=2, verbose=0, callbacks=[monitor])
+    monitor = GradientNormMonitor((x[:200], y[:200]))
+    model.fit(x, y, batch_size=10, epochs=2, verbose=0, callbacks=[monitor])  # inside the scope, as a strategy's user does
 print(json.dumps({{"first": monitor.table[0], "keys": list(model.history.history)}}))
 """
 
@@ -149,8 +149,12 @@ def test_under_mirrored_strategy_and_on_jax(mnist_dir, mnist, where):
     keras.utils.set_random_seed(0)
     params = backprop.dense_parameters(feedforward(HP))
     grads = backprop.backprop(params, mnist.training.x[:200].astype(np.float64), mnist.training.y[:200], "cross_entropy")
-    if where == "mirrored":  # same backend and seed: the very same initial weights
-        assert report["first"]["grad_norm/hidden_1/bias"] == pytest.approx(np.linalg.norm(grads[0][1]), rel=1e-3)
+    if where == "mirrored":  # same backend and seed: the very same initial weights, the no-strategy norms
+        # (Keras divides the loss by the replica count under a strategy: not the norms.)
+        for (w, _), (gw, gb), name in zip(params, grads, ["hidden_1", "hidden_2", "output"]):
+            assert report["first"][f"grad_norm/{name}/bias"] == pytest.approx(np.linalg.norm(gb), rel=1e-3)
+            with_l2 = gw + HP.lmbda / HP.train_size * w
+            assert report["first"][f"grad_norm/{name}/kernel"] == pytest.approx(np.linalg.norm(with_l2), rel=1e-3)
     else:  # JAX draws other initial weights from the same seed: check the pattern
         first = report["first"]
         assert first["grad_norm/hidden_1/bias"] < first["grad_norm/hidden_2/bias"] < first["grad_norm/output/bias"]

@@ -49,6 +49,13 @@ def _tensorflow_gradients(model):
         with tf.GradientTape() as tape:
             y_pred = model(x, training=False)
             loss = model.compute_loss(x=x, y=y, y_pred=y_pred, training=False)
+            # Under a tf.distribute strategy Keras divides every loss by the
+            # replica count, expecting the replicas' gradients to be summed
+            # (keras.losses.loss.scale_loss_for_distribution). Here each replica
+            # sees the whole probe, so undo it: the norms of one replica are then
+            # those measured without a strategy.
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            loss = loss * tf.cast(replicas, loss.dtype)
         return tape.gradient(loss, model.trainable_variables)
 
     strategy = tf.distribute.get_strategy()
