@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -330,6 +331,26 @@ def test_any_model_a_user_builds_gets_one_finite_norm_per_weight(mnist, name):
     assert len(monitor.table) == 3 and all(set(keys) <= set(row) for row in monitor.table)
 
 
+class SameNames(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.first = keras.layers.Dense(8, activation="relu", name="dense")
+        self.second = keras.layers.Dense(10, activation="softmax", name="dense")
+
+    def call(self, x):
+        return self.second(self.first(x))
+
+
+def test_two_weights_of_one_path_are_both_measured(mnist):
+    # Only a subclassed model can hold two layers of one name: one path, two weights.
+    x, y = _data(mnist, 64)
+    model = SameNames()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    history = model.fit(x, y, epochs=1, verbose=0, callbacks=[GradientNormMonitor((x, y))]).history
+    keys = {k for k in history if k.startswith("grad_norm/dense/")}
+    assert keys == {"grad_norm/dense/kernel", "grad_norm/dense/bias", "grad_norm/dense/kernel_1", "grad_norm/dense/bias_1"}
+
+
 def test_batch_normalization_probe_uses_the_moving_statistics_and_leaves_them(mnist):
     x, y = _mlp_data(mnist)
     trained = []
@@ -449,3 +470,26 @@ def test_exploding_alert_once_and_the_hook_stops_training(capsys):
     assert line.startswith("GradientNormMonitor: exploding gradient in epoch 1, after batch 1:"), line
     assert "grew 7x" in line, line
     assert len(monitor.table) == 2  # before training, after the first step: then stopped
+
+
+# ---- The documented examples, run ----------------------------------------------
+
+
+def test_readme_watching_gradients_example_runs(tmp_path, mnist_dir):
+    text = (REPO / "README.md").read_text().split("## Watching gradients: `GradientNormMonitor`", 1)[1]
+    code = f"import os\nos.chdir({str(tmp_path)!r})\n" + re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    result = run_python(code, env={"NNDL_KERAS_DATA_DIR": str(mnist_dir)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    alerts = [line for line in result.stdout.splitlines() if line.startswith("GradientNormMonitor:")]
+    assert len(alerts) == 1 and alerts[0].startswith("GradientNormMonitor: vanishing gradient after epoch 1:"), result.stdout
+    assert "grad_norm/speed_ratio" in (tmp_path / "log.csv").read_text().splitlines()[0]
+    assert (tmp_path / "norms.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    from nndl_keras.callbacks import gradient_norm_monitor
+
+    failed, attempted = doctest.testmod(gradient_norm_monitor, optionflags=doctest.ELLIPSIS)
+    assert attempted >= 5 and failed == 0
