@@ -493,3 +493,17 @@ def test_docstring_example_runs():
 
     failed, attempted = doctest.testmod(gradient_norm_monitor, optionflags=doctest.ELLIPSIS)
     assert attempted >= 5 and failed == 0
+
+
+def test_a_resumed_run_does_not_alert_twice(mnist, capsys):
+    # The runner's checkpoints keep get_state() as JSON and give it back to a new monitor on --resume.
+    keras.utils.set_random_seed(0)
+    model = recipes.create_model("ch5-speed-4")
+    x, y = _data(mnist, 200)
+    first = GradientNormMonitor((x, y), vanishing_ratio=0.01)
+    model.fit(x, y, batch_size=200, epochs=1, verbose=0, callbacks=[first])
+    assert len(_alerts(capsys)) == 1
+    resumed = GradientNormMonitor((x, y), vanishing_ratio=0.01)
+    resumed.set_state(json.loads(json.dumps(first.get_state())))
+    model.fit(x, y, batch_size=200, epochs=1, verbose=0, callbacks=[resumed])
+    assert _alerts(capsys) == [] and len(resumed.table) == 3
