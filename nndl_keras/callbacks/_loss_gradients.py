@@ -9,11 +9,11 @@ import keras
 SUPPORTED_BACKENDS = ("tensorflow", "jax")
 
 
-def check_backend(what="the loss gradient"):
+def check_backend(what="loss_gradient_fn"):
     """Raises a one-line `RuntimeError` on a backend other than TensorFlow or JAX."""
     backend = keras.backend.backend()
     if backend not in SUPPORTED_BACKENDS:
-        raise RuntimeError(f"{what} is computed on the TensorFlow and JAX backends only, not on {backend}")
+        raise RuntimeError(f"{what} works on the TensorFlow and JAX backends only, not on {backend}")
 
 
 def loss_gradient_fn(model):
