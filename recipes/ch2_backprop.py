@@ -9,7 +9,7 @@ import numpy as np
 from nndl_keras import backprop, plots
 from nndl_keras.models import feedforward
 from nndl_keras.recipes import BookResult, Hyperparameters, Recipe, register
-from nndl_keras.training.gradients import loss_gradient_fn
+from nndl_keras.callbacks._loss_gradients import loss_gradient_fn
 
 # Two hidden layers, so that BP2 carries the error back through more than one layer.
 SETUP = Hyperparameters(layers=(784, 30, 30, 10), cost="quadratic", init="large", eta=3.0, batch_size=10, epochs=1)

@@ -44,6 +44,10 @@ def test_speed_of_learning_recipe_writes_norms_and_the_book_curve(tmp_path, mnis
     first, last = metrics["final_bias_norms"][0], metrics["final_bias_norms"][-1]
     assert last / first > 100  # after 500 epochs the first layer still learns far slower (the book: about 113)
     assert metrics["book_final_last_over_first"] > 100
+    # The monitor's diagnosis: one line, once, after the first epoch.
+    alerts = [line for line in result.stdout.splitlines() if line.startswith("GradientNormMonitor:")]
+    assert len(alerts) == 1 and alerts[0].startswith("GradientNormMonitor: vanishing gradient after epoch 1:"), result.stdout
+    assert all("grad_norm/speed_ratio" in row and row["grad_norm/speed_ratio"] < 0.01 for row in rows[:2])
 
 
 def test_exploding_gradient_grows_towards_the_first_layer(tmp_path, mnist_dir):

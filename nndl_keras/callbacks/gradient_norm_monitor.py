@@ -1,50 +1,93 @@
 import csv
 import json
+import logging
 
 import keras
 import numpy as np
 
-from nndl_keras.training.gradients import loss_gradient_fn
+from nndl_keras.callbacks._loss_gradients import check_backend, loss_gradient_fn
+
+
+RATIO_KEY = "grad_norm/speed_ratio"
 
 
 @keras.saving.register_keras_serializable(package="nndl_keras")
 class GradientNormMonitor(keras.callbacks.Callback):
-    """Per-layer gradient norms during `fit`: the measurement behind chapter 5.
+    """Per-weight gradient norms during `fit`, and the chapter-5 diagnosis.
 
     At the start of training and then every epoch (or every `every_n_batches`
-    batches), computes for each layer with trainable weights the Euclidean norm
-    of the gradient of the model's own compiled loss, regularisation included,
-    averaged over a fixed probe set, with respect to each of its weights. For a
-    layer's bias this is the book's ‖δ^l‖, its "speed of learning" (chapter 5,
-    "The vanishing gradient problem"); the book probes with the first 1,000
-    training images.
+    batches), computes the Euclidean norm of the gradient of the model's own
+    compiled loss, regularisation included, averaged over a fixed probe set,
+    with respect to each trainable weight. For a layer's bias this is the
+    book's ‖δ^l‖, its "speed of learning" (chapter 5, "The vanishing gradient
+    problem"); the book probes with the first 1,000 training images.
 
-    The norms are added to the epoch logs as `grad_norm/<layer>/<weight>`
-    (`grad_norm/hidden_1/bias`, `grad_norm/hidden_1/kernel`, ...), so `History`
-    records them, and so do `CSVLogger` and `TensorBoard` when they come after
-    the monitor in the callback list. Every measurement is also kept in
-    `table`, which `save_json`, `save_csv` and `plot` write out.
+    Keys. The norms are added to the epoch logs as `grad_norm/<path>`, where
+    `<path>` is the weight's `variable.path` less the model's own name:
+    `grad_norm/hidden_1/bias` for the bias of a top-level layer `hidden_1`,
+    `grad_norm/block/dense/kernel` for a `Dense` named `dense` inside a nested
+    model `block`, so that no two weights share a key. `History` records them,
+    and so do `CSVLogger` and `TensorBoard` when they come after the monitor in
+    the callback list. Every measurement is also kept in `table`, which
+    `save_json`, `save_csv` and `plot` write out.
 
-    The probe pass runs in inference mode (`training=False`) and touches no
-    variable and no random state, so training is exactly as without the
-    monitor. It works with any `steps_per_execution`, inside a `tf.distribute`
-    strategy and on the JAX backend (TensorFlow and JAX only).
+    Speed ratio. With two or more watched weights named `bias`, the monitor
+    also logs `grad_norm/speed_ratio`: the norm of the first one over the norm
+    of the last one, in the order of `model.trainable_variables` (from input to
+    output in a Sequential or functional model; the last is then usually the
+    output layer's). It is the book's chapter-5 measure: far below 1 when the
+    early layers learn far more slowly than the late ones (the vanishing
+    gradient), far above 1 when they learn faster (the exploding gradient).
+
+    Alerts. With `vanishing_ratio` set, the monitor prints one line, once,
+    when the speed ratio falls below it; with `exploding_factor` set, one line,
+    once, when the norm of the whole watched gradient grows by more than that
+    factor from one measurement to the next. Only measurements made after
+    training has begun are judged (a net whose output layer starts at zero
+    weights, as network3's softmax does, has every earlier gradient exactly
+    zero before its first step). Each kind is reported once per
+    model (as `TerminateOnNaN` does, whatever `fit`'s `verbose`), and
+    `on_alert(kind, measurement)` is called then, `kind` being `"vanishing"` or
+    `"exploding"` and `measurement` a dict with `epoch`, `batch`, `value` (the
+    ratio or the growth), `threshold` and `norms` (the row of `table`); it may
+    set `self.model.stop_training = True`.
+
+    The probe pass runs in inference mode (`training=False`: no dropout mask,
+    and BatchNormalization normalises with its moving statistics, not the
+    probe's) and touches no variable and no random state, so training is
+    exactly as without the monitor. The watched weights are found at the first
+    measurement, once the model is built (a model that is not yet built, such
+    as a `Sequential` without `keras.Input` or a subclassed model, is built by
+    calling it on one probe example). It works with any model `fit` trains
+    (Sequential, functional, subclassed, nested), several inputs or outputs,
+    any `steps_per_execution`, inside a `tf.distribute` strategy (the norms are
+    those measured without one), and on the TensorFlow and JAX backends; on
+    another backend `on_train_begin` raises a one-line `RuntimeError`.
 
     Serialisation: `get_config` holds every argument but the probe, which is
-    data, not configuration (the book's probe alone is 1,000 MNIST images), so
-    `keras.saving.deserialize_keras_object` of a serialised monitor raises a
-    `ValueError` asking for it. Give the probe back in the config:
+    data, not configuration (the book's probe alone is 1,000 MNIST images), and
+    `on_alert`, which is code, so `keras.saving.deserialize_keras_object` of a
+    serialised monitor raises a `ValueError` asking for the probe. Give them
+    back in the config:
     `GradientNormMonitor.from_config({**config, "probe": (x, y)})`, or set
     `serialized["config"]["probe"] = (x, y)` before deserialising.
 
     Args:
-        probe: `(x, y)` arrays the gradient is averaged over.
+        probe: `(x, y)` the gradient is averaged over, as `fit` takes them:
+            arrays, or lists, tuples or dicts of arrays for several inputs or
+            outputs.
         every_n_batches: measure every this many batches instead of every
             epoch (batch measurements are kept in `table`, not in the logs).
-        layers: names of the layers to watch; default every layer with
-            trainable weights.
+        layers: names of the layers to watch, or paths of nested layers
+            (`"block/dense"`); default every trainable weight.
         batch_size: probe examples per gradient evaluation (the average is
             over all of them either way); default all at once.
+        vanishing_ratio: alert when the speed ratio falls below this
+            (`0.01`: the first layer learns 100 times slower than the last);
+            default `None`, no alert.
+        exploding_factor: alert when the gradient's norm grows by more than
+            this factor between two measurements; default `None`, no alert.
+        on_alert: called as `on_alert(kind, measurement)` with each alert.
 
     Example:
 
@@ -53,57 +96,90 @@ class GradientNormMonitor(keras.callbacks.Callback):
     >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, name="h"),
     ...                           keras.layers.Dense(3, activation="softmax", name="out")])
     >>> model.compile("sgd", "sparse_categorical_crossentropy")
-    >>> monitor = GradientNormMonitor((x[:50], y[:50]))
+    >>> monitor = GradientNormMonitor((x[:50], y[:50]), vanishing_ratio=1e-6)
     >>> history = model.fit(x, y, epochs=2, callbacks=[monitor], verbose=0)
-    >>> len(history.history["grad_norm/h/bias"])
-    2
+    >>> len(history.history["grad_norm/h/bias"]), len(history.history["grad_norm/speed_ratio"])
+    (2, 2)
     """
 
-    def __init__(self, probe, every_n_batches=None, layers=None, batch_size=None):
+    def __init__(
+        self,
+        probe,
+        every_n_batches=None,
+        layers=None,
+        batch_size=None,
+        vanishing_ratio=None,
+        exploding_factor=None,
+        on_alert=None,
+    ):
         super().__init__()
         x, y = probe
-        self.probe_x, self.probe_y = np.asarray(x), np.asarray(y)
+        self.probe_x, self.probe_y = _as_arrays(x), _as_arrays(y)
+        self._probe_size = _probe_size(self.probe_x, self.probe_y)
         if every_n_batches is not None and every_n_batches < 1:
             raise ValueError(f"every_n_batches must be at least 1, got {every_n_batches}")
+        if vanishing_ratio is not None and not vanishing_ratio > 0:
+            raise ValueError(f"vanishing_ratio must be positive, got {vanishing_ratio}")
+        if exploding_factor is not None and not exploding_factor > 1:
+            raise ValueError(f"exploding_factor must be greater than 1, got {exploding_factor}")
         self.every_n_batches = every_n_batches
         self.layers = None if layers is None else list(layers)
         self.batch_size = batch_size
+        self.vanishing_ratio = vanishing_ratio
+        self.exploding_factor = exploding_factor
+        self.on_alert = on_alert
         self.table = []
+        self._alerted = set()
         self._gradient_fn = None
         self._measured = None  # the model the table and the gradient function belong to
+        self._fingerprint = None
         self._epoch = 0
         self._batches_seen = 0
 
     # -- what is watched --------------------------------------------------
 
     def _watched(self):
-        """(key, variable index) for every trainable weight of the watched layers."""
-        index = {id(v): i for i, v in enumerate(self.model.trainable_variables)}
-        watched = []
-        for layer in self.model.layers:
-            if self.layers is not None and layer.name not in self.layers:
-                continue
-            for variable in layer.trainable_weights:
-                name = variable.path.rsplit("/", 1)[-1] if hasattr(variable, "path") else variable.name
-                watched.append((f"grad_norm/{layer.name}/{name}", index[id(variable)]))
+        """(key, variable index) for every watched trainable weight, keyed by its path."""
+        names = _weight_names(self.model)
+        watched = [(f"grad_norm/{name}", i) for i, name in enumerate(names) if self._is_watched(name)]
+        if self.layers is not None:
+            missing = [n for n in self.layers if not any(self._is_watched(name, [n]) for name in names)]
+            if missing:
+                raise ValueError(f"no trainable weight of {self.model.name} is in layers {missing}; its weights are {names}")
         return watched
+
+    def _is_watched(self, name, layers=None):
+        layers = self.layers if layers is None else layers
+        return layers is None or any(name.startswith(f"{layer}/") for layer in layers)
 
     # -- computing the gradient --------------------------------------------
 
-    def gradient_norms(self):
-        """The norms now, as `{"grad_norm/<layer>/<weight>": float}`."""
-        if self._gradient_fn is None or self._measured is not self.model:
-            self._gradient_fn = loss_gradient_fn(self.model)
+    def _prepare(self):
+        """The gradient function and the keys, for the model as it is now (built, compiled, frozen)."""
+        model = self.model
+        if not model.built:
+            # Sequential without Input, subclassed: TensorFlow's fit builds them
+            # only when it traces its first step, after on_train_begin.
+            model(keras.tree.map_structure(lambda a: a[:1], self.probe_x), training=False)
+        fingerprint = (id(model), getattr(model, "_compile_loss", None), tuple(id(v) for v in model.trainable_variables))
+        if self._gradient_fn is None or fingerprint != self._fingerprint:
+            self._gradient_fn = loss_gradient_fn(model)
             self._keys = self._watched()
-            self._measured = self.model
-        n = len(self.probe_y)
-        step = self.batch_size or n
+            self._fingerprint = fingerprint
+        self._measured = model
+
+    def gradient_norms(self):
+        """The norms now, as `{"grad_norm/<path>": float}`, with `grad_norm/speed_ratio` where defined."""
+        self._prepare()
+        n, step = self._probe_size, self.batch_size or self._probe_size
         total = None
         for start in range(0, n, step):
-            x, y = self.probe_x[start : start + step], self.probe_y[start : start + step]
-            grads = [np.asarray(g, dtype=np.float64) * len(y) for g in self._gradient_fn(x, y)]
+            x, y = (keras.tree.map_structure(lambda a: a[start : start + step], d) for d in (self.probe_x, self.probe_y))
+            size = min(step, n - start)
+            grads = [np.asarray(g, dtype=np.float64) * size for g in self._gradient_fn(x, y)]
             total = grads if total is None else [t + g for t, g in zip(total, grads)]
-        return {key: float(np.linalg.norm(total[i] / n)) for key, i in self._keys}
+        norms = {key: float(np.linalg.norm(total[i] / n)) for key, i in self._keys}
+        return {**norms, **_speed_ratio(norms)}
 
     # -- callback hooks ----------------------------------------------------
 
@@ -111,13 +187,17 @@ class GradientNormMonitor(keras.callbacks.Callback):
         if keras.backend.backend() == "jax":
             self.model.jax_state_sync()  # between batches JAX holds the weights outside the model
         norms = self.gradient_norms()
-        self.table.append({"epoch": self._epoch, "batch": batch, **norms})
+        row = {"epoch": self._epoch, "batch": batch, **norms}
+        previous = self.table[-1] if self.table else None
+        self.table.append(row)
+        self._diagnose(row, previous)
         return norms
 
     def on_train_begin(self, logs=None):
+        check_backend("GradientNormMonitor")  # one clear line, before fit has done anything
         if self._measured is not None and self._measured is not self.model:
             # Reused for another model (best-of-N runs, ensemble members): its own table.
-            self.table, self._epoch = [], 0
+            self.table, self._epoch, self._alerted = [], 0, set()
         if not self.table:  # before any training: the book's initial ‖δ^l‖
             self._record()
 
@@ -142,21 +222,64 @@ class GradientNormMonitor(keras.callbacks.Callback):
             if logs is not None:
                 logs.update(norms)
 
+    # -- diagnosis (chapter 5) ------------------------------------------------
+
+    def _diagnose(self, row, previous):
+        if previous is None:
+            # Only measurements made during training are judged: a net whose output
+            # layer starts at zero weights (network3's softmax, chapter 6) has every
+            # earlier gradient exactly zero before its first step, and a ratio of 0.
+            return
+        ratio = row.get(RATIO_KEY)
+        if self.vanishing_ratio is not None and ratio is not None and ratio < self.vanishing_ratio:
+            first, last = _first_and_last_bias(row)
+            self._alert(
+                "vanishing", row, ratio, self.vanishing_ratio,
+                f"the first layer learns {1 / ratio:.0f}x slower than the last "
+                f"(‖∂C/∂b‖ of {first} over {last}: speed ratio {ratio:.3g} < vanishing_ratio {self.vanishing_ratio})",
+            )
+        if self.exploding_factor is not None:
+            before, now = _total_norm(previous), _total_norm(row)
+            if before > 0 and now > self.exploding_factor * before:
+                self._alert(
+                    "exploding", row, now / before, self.exploding_factor,
+                    f"the gradient's norm grew {now / before:.3g}x since the last measurement "
+                    f"({before:.3g} to {now:.3g}; exploding_factor {self.exploding_factor})",
+                )
+
+    def _alert(self, kind, row, value, threshold, why):
+        if kind in self._alerted:  # once per model: a warning, not a log
+            return
+        self._alerted.add(kind)
+        when = f"after epoch {row['epoch']}" if row["batch"] is None else f"in epoch {row['epoch'] + 1}, after batch {row['batch'] + 1}"
+        _print(f"GradientNormMonitor: {kind} gradient {when}: {why}")
+        if self.on_alert is not None:
+            norms = {k: v for k, v in row.items() if k.startswith("grad_norm/")}
+            measurement = {"epoch": row["epoch"], "batch": row["batch"], "value": value, "threshold": threshold, "norms": norms}
+            self.on_alert(kind, measurement)
+
     # -- resuming (nndl_keras.training.checkpoints) -----------------------
 
     def get_state(self):
         """The measurements so far, as JSON-able data."""
-        return {"table": self.table, "epoch": self._epoch}
+        return {"table": self.table, "epoch": self._epoch, "alerted": sorted(self._alerted)}
 
     def set_state(self, state):
         self.table = [dict(row) for row in state["table"]]
         self._epoch = state["epoch"]
+        self._alerted = set(state.get("alerted", ()))
 
     # -- outputs -----------------------------------------------------------
 
     def keys(self):
-        """The `grad_norm/...` names measured, in layer order."""
-        return [k for k in self.table[0] if k.startswith("grad_norm/")] if self.table else []
+        """The `grad_norm/<path>` names of the weights measured, in the model's order (not the ratio)."""
+        return [k for k in self._columns() if k != RATIO_KEY]
+
+    def _columns(self):
+        columns = {}  # every row's, in order: a weight frozen between fit calls leaves later rows
+        for row in self.table:
+            columns.update(dict.fromkeys(k for k in row if k.startswith("grad_norm/")))
+        return list(columns)
 
     def series(self, key):
         """One norm over the measurements, oldest first."""
@@ -165,14 +288,14 @@ class GradientNormMonitor(keras.callbacks.Callback):
     def save_json(self, path):
         from nndl_keras.training.outputs import write_json
 
-        return write_json(path, {"probe_size": len(self.probe_y), "rows": self.table})
+        return write_json(path, {"probe_size": self._probe_size, "rows": self.table})
 
     def save_csv(self, path):
         from nndl_keras.training.outputs import atomic_write
 
         def write(tmp):
             with open(tmp, "w", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=["epoch", "batch", *self.keys()])
+                writer = csv.DictWriter(f, fieldnames=["epoch", "batch", *self._columns()])
                 writer.writeheader()
                 writer.writerows(self.table)
 
@@ -190,12 +313,19 @@ class GradientNormMonitor(keras.callbacks.Callback):
         """
         from nndl_keras import plots
 
-        ours = {k.split("/")[1]: self.series(k) for k in self.keys() if k.endswith(f"/{weight}")}
+        suffix = f"/{weight}"
+        ours = {k[len("grad_norm/") : -len(suffix)]: self.series(k) for k in self.keys() if k.endswith(suffix)}
         return plots.speed_of_learning(ours, path, reference=reference, title=title or f"‖∂C/∂{weight}‖ per layer")
 
     def get_config(self):
-        """Every argument but `probe` (see "Serialisation" above)."""
-        return {"every_n_batches": self.every_n_batches, "layers": self.layers, "batch_size": self.batch_size}
+        """Every argument but `probe` and `on_alert` (see "Serialisation" above)."""
+        return {
+            "every_n_batches": self.every_n_batches,
+            "layers": self.layers,
+            "batch_size": self.batch_size,
+            "vanishing_ratio": self.vanishing_ratio,
+            "exploding_factor": self.exploding_factor,
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -207,6 +337,60 @@ class GradientNormMonitor(keras.callbacks.Callback):
                 'serialized["config"]["probe"] = (x, y) before keras.saving.deserialize_keras_object'
             )
         return cls(**config)
+
+
+def _as_arrays(data):
+    """NumPy arrays in `fit`'s structure: a list, tuple or dict holds several inputs (keras.tree)."""
+    if isinstance(data, list) and all(isinstance(d, (int, float, np.number)) for d in data):
+        return np.asarray(data)  # one input given as a list of numbers (labels)
+    return keras.tree.map_structure(np.asarray, data)
+
+
+def _probe_size(x, y):
+    sizes = {len(a) if a.ndim else 0 for a in keras.tree.flatten((x, y))}
+    if len(sizes) != 1 or 0 in sizes:
+        raise ValueError(f"the probe's arrays must all hold the same number of examples, got sizes {sorted(sizes)}")
+    return sizes.pop()
+
+
+def _weight_names(model):
+    """Each trainable weight's `variable.path`, less the model's own name where every path starts with it."""
+    paths = [v.path for v in model.trainable_variables]
+    prefix = f"{model.name}/"
+    if paths and all(p.startswith(prefix) for p in paths):  # Sequential and subclassed models
+        paths = [p[len(prefix) :] for p in paths]
+    seen = {}
+    for i, path in enumerate(paths):  # two weights of one path (same-named layers in a subclassed model)
+        seen[path] = seen.get(path, 0) + 1
+        if seen[path] > 1:
+            paths[i] = f"{path}_{seen[path] - 1}"
+    return paths
+
+
+def _first_and_last_bias(norms):
+    biases = [k[len("grad_norm/") : -len("/bias")] for k in norms if k.endswith("/bias")]
+    return (biases[0], biases[-1]) if len(biases) >= 2 else (None, None)
+
+
+def _speed_ratio(norms):
+    """Chapter 5: the first watched layer's ‖∂C/∂b‖ over the last one's."""
+    first, last = _first_and_last_bias(norms)
+    if first is None or norms[f"grad_norm/{last}/bias"] == 0:
+        return {}
+    return {RATIO_KEY: norms[f"grad_norm/{first}/bias"] / norms[f"grad_norm/{last}/bias"]}
+
+
+def _total_norm(row):
+    """The norm of the whole watched gradient, from its parts."""
+    return float(np.sqrt(sum(v**2 for k, v in row.items() if k.startswith("grad_norm/") and k != RATIO_KEY)))
+
+
+def _print(message):
+    """One line, as Keras's own callbacks print (to stdout, or to the log when interactive logging is off)."""
+    if keras.config.is_interactive_logging_enabled():
+        print(message, flush=True)
+    else:
+        logging.getLogger("nndl_keras").warning(message)
 
 
 def load_table(path):
