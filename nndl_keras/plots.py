@@ -6,7 +6,7 @@ matplotlib.use("Agg")  # files only; never needs a display
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from nndl_keras.training.outputs import atomic_write  # noqa: E402
+from nndl_keras.files import atomic_write  # noqa: E402
 
 
 def save_figure(fig, path):

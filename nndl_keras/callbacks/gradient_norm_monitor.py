@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from nndl_keras.callbacks._loss_gradients import check_backend, loss_gradient_fn
+from nndl_keras.files import atomic_write, write_json
 
 
 RATIO_KEY = "grad_norm/speed_ratio"
@@ -286,13 +287,9 @@ class GradientNormMonitor(keras.callbacks.Callback):
         return [row[key] for row in self.table]
 
     def save_json(self, path):
-        from nndl_keras.training.outputs import write_json
-
         return write_json(path, {"probe_size": self._probe_size, "rows": self.table})
 
     def save_csv(self, path):
-        from nndl_keras.training.outputs import atomic_write
-
         def write(tmp):
             with open(tmp, "w", newline="") as f:
                 writer = csv.DictWriter(f, fieldnames=["epoch", "batch", *self._columns()])
