@@ -129,3 +129,13 @@ def test_ch6_relu_three_epochs_is_its_record():
     quoted = (f"`--epochs 3` on the CPU ({machine['cpu']}): **{100 * metrics['measured_accuracy']:.2f}%** "
               f"({metrics['wall_time_seconds']:.0f} s at load {machine['load_average']:.1f},")
     assert quoted in readme()
+
+
+def test_gradient_monitor_overhead_is_the_benchmark():
+    record = load(RESULTS / "gradient_monitor_overhead_cpu.json")
+    runner, fit = record["runner"], record["fit"]
+    text = " ".join(readme().split())
+    assert f"costs {1000 * runner['measurement_seconds']:.1f} ms against a {runner['seconds_per_epoch']:.3f} s" in text
+    assert f"ch5-depth-4 epoch of the runner ({runner['overhead_percent']:.2f}%)" in text
+    assert f"took {fit['seconds_per_epoch_with']:.3f} s and without it {fit['seconds_per_epoch_without']:.3f} s ({fit['overhead_percent']:+.2f}%" in text
+    assert runner["overhead_percent"] < 5  # issue 14: within 5% of an epoch
