@@ -6,19 +6,14 @@ import os
 import resource
 import subprocess
 import sys
-import time
-
-import numpy as np
 
 
 def median_seconds(fn, repeats):
-    """Median wall time of `repeats` calls of `fn`."""
-    times = []
-    for _ in range(repeats):
-        tick = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - tick)
-    return float(np.median(times))
+    """`nndl_keras.timing.median_seconds`, imported when first used: a parent that only starts
+    the measured processes must not hold Keras (Linux counts a child's peak memory from it)."""
+    from nndl_keras.timing import median_seconds as median
+
+    return median(fn, repeats)
 
 
 def peak_rss_mib():

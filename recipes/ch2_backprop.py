@@ -7,6 +7,7 @@ import keras
 import numpy as np
 
 from nndl_keras import backprop, plots
+from nndl_keras.timing import median_seconds
 from nndl_keras.models import feedforward
 from nndl_keras.recipes import BookResult, Hyperparameters, Recipe, register
 from nndl_keras.callbacks._loss_gradients import loss_gradient_fn
@@ -85,16 +86,6 @@ def timed(fn):
     tick = time.perf_counter()
     result = fn()
     return result, time.perf_counter() - tick
-
-
-def median_seconds(fn, repeats):
-    """The median wall time of `repeats` calls: robust to the bursts of other work on a shared CPU."""
-    times = []
-    for _ in range(repeats):
-        tick = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - tick)
-    return float(np.median(times))
 
 
 def single_weight(params, location, x, targets, base=None):
