@@ -33,6 +33,8 @@ def experiment(source):
     """The row a recipe's `BookResult.source` names ("ch6-ensemble (33 errors)": the row
     "ch6-ensemble"), or `None`. Its "Reported …" column (the tables name it differently)
     is also under "result"."""
+    if not source:
+        return None
     rows = experiments()
     ids = [i for i in rows if source == i or source.startswith(i + " ")]
     if not ids:

@@ -115,8 +115,72 @@ def run(
     """
     from nndl_keras import recipes
 
-    if isinstance(recipe, str):
-        recipe = recipes.get(recipe)
+    recipe = recipes.get(recipe) if isinstance(recipe, str) else recipe
+    # 1. Validate: every setting that can be refused is refused before anything is written.
+    call = _settings(recipe, overrides, seed, runs, engine, steps_per_execution, device, precision, resume, overwrite, output_dir)
+    placement = devices.select(device if device is not None and not isinstance(device, str) else call["device"])
+    _resolve_defaults(call, recipe, placement)
+    hp = _hyperparameters(recipe, call)
+    # 2. Place: which devices train, and whether an ensemble's members train together.
+    placement, together = _place(recipe, hp, call, placement, user_chose_device=hasattr(device, "scope"))
+    if together and (callbacks or tensorboard):
+        # The stack is one compiled step for every member: there is no one model to hand a callback.
+        raise NNDLError(
+            f"{recipe.name}'s members train stacked here, and callbacks watch one net at a time; "
+            "pass --engine fused (engine='fused') to train them one after another with callbacks"
+        )
+    if tensorboard:
+        _check_tensorboard()
+    started = time.perf_counter()
+    # 3. Load the data; then, and only then, the output directory.
+    data = _load(recipe, hp, data_dir, allow_unverified, verbose)
+    out = outputs.prepare_output_dir(output_dir, recipe.name, overwrite=overwrite, resume=resume)
+    if not resume:
+        shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # an overwritten run's
+        outputs.write_json(out / outputs.RUN_FILE, call)
+    if deterministic and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    if tensorboard:
+        callbacks = [*callbacks, _tensorboard(out)]
+    try:
+        with _dtype_policy(call["precision"]):
+            session = Session(
+                recipe, hp, data, out, seed=call["seed"], engine=call["engine"],
+                steps_per_execution=call["steps_per_execution"], callbacks=tuple(callbacks), verbose=verbose,
+                checkpoints=out / CHECKPOINTS, resume=resume, placement=placement,
+            )
+            session.say(f"{recipe.name}: {recipe.description}")
+            session.say(f"  data: {data.source}; book: {recipe.book.describe()}")
+            session.say(f"  device: {placement.description}; precision {call['precision']}")
+            session.say(f"  output: {out}")
+            # 4. Train.
+            trained, history, engine_name, extra = _train(session, call["runs"])
+            # 5. Write: metrics, model, learning curve; the checkpoints go.
+            metrics = _metrics(recipe, hp, history, extra, trained, out)
+            metrics.setdefault("seed", call["seed"])
+            metrics.update(
+                engine=engine_name,
+                device=placement.to_dict(),
+                precision=call["precision"],
+                data_source=data.source,
+                wall_time_seconds=round(time.perf_counter() - started, 3),
+                versions=versions(),
+                provenance=provenance(),
+            )
+            model = trained.model if trained is not None else None
+            _write(recipe, out, model, history, metrics)
+            session.say(_verdict(metrics))
+            session.say(f"  wrote {out}")
+            return RunResult(metrics=metrics, output_dir=out, model=model)
+    except KeyboardInterrupt as e:
+        # Every finished epoch (and a stopped one's position) is in out/checkpoints: say how to go on.
+        raise Interrupted(recipe.name, out, signum=getattr(e, "signum", None)) from None
+
+
+def _settings(recipe, overrides, seed, runs, engine, steps_per_execution, device, precision, resume, overwrite, output_dir):
+    """The call as run.json records it; resuming, the interrupted run's settings (checked against these)."""
     if recipe.missing():
         raise NNDLError(f"{recipe.name} needs {'; '.join(recipe.missing())}")
     call = {
@@ -135,8 +199,11 @@ def run(
         call = outputs.resumed_call(output_dir, call)
     if call["precision"] not in (None, *PRECISIONS):
         raise NNDLError(f"unknown precision {call['precision']!r}: use {' or '.join(PRECISIONS)}")
-    placement = devices.select(device if device is not None and not isinstance(device, str) else call["device"])
-    # The defaults, resolved and recorded in run.json, so that a resumed run repeats them.
+    return call
+
+
+def _resolve_defaults(call, recipe, placement):
+    """Fills in the defaults, so that run.json records them and a resumed run repeats them."""
     defaults = {
         "seed": 0,
         "runs": recipe.book.runs,
@@ -147,21 +214,27 @@ def run(
     }
     for key, default in defaults.items():
         call[key] = default if call[key] is None else call[key]
-    seed, runs, engine, steps_per_execution = (call[k] for k in ("seed", "runs", "engine", "steps_per_execution"))
+    if call["runs"] < 1:
+        raise NNDLError(f"runs must be at least 1, got {call['runs']}")
+    if call["steps_per_execution"] < 1:
+        raise NNDLError(f"steps per execution must be at least 1, got {call['steps_per_execution']}")
+
+
+def _hyperparameters(recipe, call):
     try:
-        hp = recipe.hparams.replace(**call["overrides"])
+        return recipe.hparams.replace(**call["overrides"])
     except RecipeError as e:
         raise RecipeError(f"{recipe.name}: {e}") from None
-    if runs < 1:
-        raise NNDLError(f"runs must be at least 1, got {runs}")
-    if steps_per_execution < 1:
-        raise NNDLError(f"steps per execution must be at least 1, got {steps_per_execution}")
-    if placement.mirrored and engine == "fit" and steps_per_execution > 1:
+
+
+def _place(recipe, hp, call, placement, user_chose_device):
+    """(placement, together): the engine checked against the devices, and the book's mini-batch kept."""
+    engine, backend = call["engine"], keras.backend.backend()
+    if placement.mirrored and engine == "fit" and call["steps_per_execution"] > 1:
         raise NNDLError(
             f"{placement.description}: Keras 3's fit runs one step per execution under a MirroredStrategy "
             "(keras-team/keras#19246); use the default engine or --steps-per-execution 1"
         )
-    backend = keras.backend.backend()
     if engine == "distributed" and backend != "tensorflow":
         raise NNDLError(f"the distributed engine runs under tf.distribute, on the TensorFlow backend (this is {backend})")
     if engine == "fused" and backend not in ("tensorflow", "jax"):
@@ -169,24 +242,20 @@ def run(
     if placement.distributed and engine == "fused":
         raise NNDLError(f"the fused engine trains on one device; {placement.description} needs --engine auto or fit")
     together = devices.trains_together(hp, engine, placement)  # whole members per device: m is not split
-    if together and (callbacks or tensorboard):
-        # The stack is one compiled step for every member: there is no one model to hand a callback.
-        raise NNDLError(
-            f"{recipe.name}'s members train stacked here, and callbacks watch one net at a time; "
-            "pass --engine fused (engine='fused') to train them one after another with callbacks"
-        )
     if engine == "stacked" and not together:
         raise NNDLError(f"--engine stacked trains an ensemble's members side by side on the JAX backend; not {recipe.name} on {backend}")
-    if hp.batch_size % placement.replicas and not together and not hasattr(device, "scope"):
+    if hp.batch_size % placement.replicas and not together and not user_chose_device:
         placement = devices.one_of(placement, hp.batch_size) or placement  # the book's mini-batch is kept
     if hp.batch_size % placement.replicas and not together:
         raise NNDLError(
             f"the mini-batch of {hp.batch_size} does not split across {placement.replicas} replicas; "
             f"pass a --batch-size that is a multiple of {placement.replicas}"
         )
+    return placement, together
 
-    started = time.perf_counter()
-    # Everything that can be refused is checked before the output directory exists.
+
+def _load(recipe, hp, data_dir, allow_unverified, verbose):
+    """MNIST (and the expanded set a chapter-6 recipe trains on), checked against the train size."""
     data = load_mnist(data_dir, verify=not allow_unverified)
     if recipe.expanded:
         tick = time.perf_counter()
@@ -198,84 +267,48 @@ def run(
     if hp.train_size > available:
         kind = "expanded training images" if recipe.expanded else "training images"
         raise NNDLError(f"train size {hp.train_size} exceeds the {available} {kind}")
-    if tensorboard:
-        _check_tensorboard()
-    out = outputs.prepare_output_dir(output_dir, recipe.name, overwrite=overwrite, resume=resume)
-    if not resume:
-        shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # an overwritten run's
-        outputs.write_json(out / outputs.RUN_FILE, call)
-    if deterministic and keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
+    return data
 
-        tf.config.experimental.enable_op_determinism()
-    if tensorboard:
-        callbacks = [*callbacks, _tensorboard(out)]
-    try:
-        with _dtype_policy(call["precision"]):
-            session = Session(
-                recipe,
-                hp,
-                data,
-                out,
-                seed=seed,
-                engine=engine,
-                steps_per_execution=steps_per_execution,
-                callbacks=tuple(callbacks),
-                verbose=verbose,
-                checkpoints=out / CHECKPOINTS,
-                resume=resume,
-                placement=placement,
-            )
-            session.say(f"{recipe.name}: {recipe.description}")
-            session.say(f"  data: {data.source}; book: {recipe.book.describe()}")
-            session.say(f"  device: {placement.description}; precision {call['precision']}")
-            session.say(f"  output: {out}")
 
-            model, engine_name, extra = None, "none", {}
-            if recipe.experiment is not None:
-                extra = recipe.experiment(session) or {}
-                history = extra.pop("history", None)
-                engine_name = session.last_engine  # of its (last) training; "none" if it trained nothing
-            elif recipe.baseline is not None:
-                history, engine_name = _run_baseline(recipe, hp, data), "baseline"
-            else:
-                session.plan(runs)
-                trained, trials = _best_of(session, runs)
-                model, history, engine_name = trained.model, trained.history, trained.engine
-                extra = {"runs": trials, "seed": trained.seed}
-                if trained.diverged:
-                    extra["diverged"] = trained.diverged
+def _train(session, runs):
+    """(trained, history, engine name, extra metrics): the recipe's experiment, its baseline,
+    or the best of `runs` trainings of its model."""
+    recipe = session.recipe
+    if recipe.experiment is not None:
+        extra = recipe.experiment(session) or {}
+        # The engine of its (last) training; "none" if it trained nothing.
+        return None, extra.pop("history", None), session.last_engine, extra
+    if recipe.baseline is not None:
+        return None, _run_baseline(recipe, session.hp, session.data), "baseline", {}
+    session.plan(runs)
+    trained, trials = _best_of(session, runs)
+    extra = {"runs": trials, "seed": trained.seed}
+    if trained.diverged:
+        extra["diverged"] = trained.diverged
+    return trained, trained.history, trained.engine, extra
 
-            metrics = summarize(recipe, hp, history) if history else _describe(recipe, hp)
-            metrics.update(extra)
-            if model is not None and recipe.report is not None:
-                metrics.update(recipe.report(out, trained.callbacks, metrics) or {})
-            if recipe.book.accuracy is not None and metrics.get("measured_accuracy") is not None:
-                metrics["difference"] = round(metrics["measured_accuracy"] - recipe.book.accuracy, 6)  # not 0.0042000000000000925
-            metrics.setdefault("seed", seed)
-            metrics.update(
-                engine=engine_name,
-                device=placement.to_dict(),
-                precision=call["precision"],
-                data_source=data.source,
-                wall_time_seconds=round(time.perf_counter() - started, 3),
-                versions=versions(),
-                provenance=provenance(),
-            )
-            if model is not None:
-                outputs.save_model(model, out / MODEL_FILE)
-            if recipe.baseline is None and history and "validation_accuracy" in history and "test_accuracy" in history:
-                from nndl_keras import plots
 
-                plots.learning_curve(history, out / CURVE_FILE, title=f"{recipe.name}: {recipe.description}", book=recipe.book)
-            outputs.write_json(out / outputs.METRICS_FILE, metrics)
-            shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # finished: nothing left to resume
-            session.say(_verdict(metrics))
-            session.say(f"  wrote {out}")
-            return RunResult(metrics=metrics, output_dir=out, model=model)
-    except KeyboardInterrupt as e:
-        # Every finished epoch (and a stopped one's position) is in out/checkpoints: say how to go on.
-        raise Interrupted(recipe.name, out, signum=getattr(e, "signum", None)) from None
+def _metrics(recipe, hp, history, extra, trained, out):
+    """The measurements against the book, and what the recipe's own report adds."""
+    metrics = summarize(recipe, hp, history) if history else _describe(recipe, hp)
+    metrics.update(extra)
+    if trained is not None and recipe.report is not None:
+        metrics.update(recipe.report(out, trained.callbacks, metrics) or {})
+    if recipe.book.accuracy is not None and metrics.get("measured_accuracy") is not None:
+        metrics["difference"] = round(metrics["measured_accuracy"] - recipe.book.accuracy, 6)  # not 0.0042000000000000925
+    return metrics
+
+
+def _write(recipe, out, model, history, metrics):
+    """The run's files (each atomically); metrics.json last, then the checkpoints go."""
+    if model is not None:
+        outputs.save_model(model, out / MODEL_FILE)
+    if recipe.baseline is None and history and "validation_accuracy" in history and "test_accuracy" in history:
+        from nndl_keras import plots
+
+        plots.learning_curve(history, out / CURVE_FILE, title=f"{recipe.name}: {recipe.description}", book=recipe.book)
+    outputs.write_json(out / outputs.METRICS_FILE, metrics)
+    shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # finished: nothing left to resume
 
 
 def _best_of(session, runs):
