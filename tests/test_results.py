@@ -3,6 +3,7 @@
 import json
 
 from helpers import REPO
+from nndl_keras.training.provenance import describe
 
 RESULTS = REPO / "docs" / "results"
 MEMBERS = sorted((RESULTS / "ch6-ensemble").glob("member-*/metrics.json"))
@@ -45,8 +46,11 @@ def test_full_length_members_are_quoted_from_their_runs():
         assert member["hyperparameters"]["dropout_style"] == "book"
         assert len(member["test_predictions"]) == 10_000
         best = f"{100 * member['test_accuracy_at_best_validation']:.2f}% (epoch {member['best_validation_epoch']})"
+        minutes = round(member["wall_time_seconds"] / 60)
+        wall = f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
         row = f"| {member['member']} | {member['seed']} | {100 * member['test_accuracy']:.2f}% | {best} |"
         assert row in text, row
+        assert f"{row} {describe(member['provenance']['machine'])} | {wall} |" in text, (row, wall)
         assert f"| `{member['provenance']['commit'][:7]}` |" in text
         assert member["provenance"]["commit"] and not member["provenance"]["commit"].endswith("+dirty")
 
