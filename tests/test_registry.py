@@ -10,7 +10,7 @@ from nndl_keras.recipe import BookResult, Hyperparameters, Recipe
 
 
 def test_chapter_one_recipes_registered_with_the_books_numbers():
-    assert {"ch1-sgd", "ch1-sgd-100", "ch1-darkness", "ch1-svm"} <= set(recipes.names())
+    assert {"ch1-sgd", "ch1-sgd-100", "ch1-darkness", "ch1-svm", "ch1-svm-tuned"} <= set(recipes.names())
     sgd = recipes.get("ch1-sgd")
     assert sgd.chapter == 1
     assert sgd.hparams.layers == (784, 30, 10)
