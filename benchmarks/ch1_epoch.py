@@ -4,13 +4,14 @@ Methods, each in its own process (so that each peak RSS is its own), all on the
 same 50,000 images with the same SGD semantics:
 
 - runner: the nndl-keras runner's fused engine (one compiled loop per epoch);
-- fit: a plain `model.fit(..., batch_size=10, validation_data=...)` of the same model;
+- fit: a plain `model.fit(..., batch_size=10)` of the same model (training only,
+  like the runner's timed epoch: no validation pass in either);
 - numpy-book: the book's network.py algorithm, written here: per-mini-batch
   updates, backpropagation one example at a time (float64, as the book);
 - numpy-matrix: the same updates with backpropagation in matrix form over the
   mini-batch (`nndl_keras.backprop`, float64).
 
-Usage: python benchmarks/ch1_epoch.py [--data-dir DIR] [--epochs N]
+Usage: python benchmarks/ch1_epoch.py [--data-dir DIR] [--epochs N] [--json PATH]
 Times vary between runs on shared machines; compare the ratios within one run.
 """
 
@@ -19,7 +20,7 @@ import time
 
 import numpy as np
 
-from harness import methods_side_by_side, peak_rss_mib
+from harness import methods_side_by_side, peak_rss_mib, write_record
 
 METHODS = ("runner", "fit", "numpy-book", "numpy-matrix")
 
@@ -46,7 +47,7 @@ def measure(method, data_dir, epochs):
         else:
 
             def epoch():
-                model.fit(x, y, batch_size=10, epochs=1, validation_data=(data.validation.x, data.validation.y), verbose=0)
+                model.fit(x, y, batch_size=10, epochs=1, verbose=0)
 
         epoch()  # warm-up: tracing and compilation
         for _ in range(epochs):
@@ -89,12 +90,13 @@ def book_sgd_epoch(params, x, y, order, eta, batch_size):
 
 
 def main():
-    results = methods_side_by_side(__file__, __doc__, METHODS, measure, "epochs", 2, "timed epochs per method")
+    results, settings = methods_side_by_side(__file__, __doc__, METHODS, measure, "epochs", 2, "timed epochs per method")
     runner = results["runner"]["seconds_per_epoch"]
     print(f"{'method':<14} {'s/epoch':>8} {'runner is':>11} {'peak RSS':>10}")
     for method, r in results.items():
-        ratio = r["seconds_per_epoch"] / runner
-        print(f"{method:<14} {r['seconds_per_epoch']:>8.3f} {ratio:>10.1f}x {r['peak_rss_mib']:>7.0f} MiB")
+        r["runner_is_faster"] = r["seconds_per_epoch"] / runner
+        print(f"{method:<14} {r['seconds_per_epoch']:>8.3f} {r['runner_is_faster']:>10.1f}x {r['peak_rss_mib']:>7.0f} MiB")
+    write_record(settings["json"], "ch1_epoch", results, recipe="ch1-sgd", timed_epochs=settings["epochs"])
 
 
 if __name__ == "__main__":

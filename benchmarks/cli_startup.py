@@ -3,21 +3,22 @@
 Each command is started `--repeats` times, interleaved with `python -c pass`
 so that both see the same load on the machine; the medians, the difference
 (the goal: within 0.3 s of a bare start) and each command's peak memory are
-printed and written to `--output` with the command, commit, date and machine.
+printed and written to `--json` with the command, commit, date and machine.
 `python -c "import nndl_keras"` (Keras and the parts, what a library user
 pays) is measured beside them for scale.
 
-    python benchmarks/cli_startup.py --output docs/results/cli_startup_cpu.json
+    python benchmarks/cli_startup.py --json docs/results/cli_startup_cpu.json
 """
 
 import argparse
-import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
 import time
+
+from harness import JSON_HELP, write_record
 
 COMMAND = shutil.which("nndl-keras") or "nndl-keras"
 CASES = {
@@ -43,7 +44,7 @@ def timed(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--output", help="write the results as JSON here")
+    parser.add_argument("--json", metavar="PATH", help=JSON_HELP)
     args = parser.parse_args()
     seconds = {name: [] for name in CASES}
     memory = dict.fromkeys(CASES, 0.0)
@@ -63,15 +64,10 @@ def main():
     answered = [n for n in CASES if n.startswith("nndl-keras")]
     worst = max(results[n]["over_bare_seconds"] for n in answered)
     print(f"slowest command over a bare start: {worst:.3f} s (goal: at most {GOAL_SECONDS} s)")
-    if args.output:
-        # Imported last: a child forked from a process that holds Keras would report its memory.
-        from nndl_keras.training.provenance import provenance
-
-        record = {"benchmark": "cli_startup", "repeats": args.repeats, "results": results,
-                  "slowest_over_bare_seconds": round(worst, 3), "goal_seconds": GOAL_SECONDS, **provenance()}
-        with open(args.output, "w") as f:
-            json.dump(record, f, indent=1)
-            f.write("\n")
+    # write_record imports the package last: a child forked from a process that holds Keras
+    # would report its memory.
+    write_record(args.json, "cli_startup", results, repeats=args.repeats,
+                 slowest_over_bare_seconds=round(worst, 3), goal_seconds=GOAL_SECONDS)
 
 
 if __name__ == "__main__":

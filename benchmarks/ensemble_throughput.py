@@ -24,11 +24,9 @@ the same shape are used: the time of a step does not depend on the pixels.
 import argparse
 import json
 import os
-import shlex
-import sys
 import time
 
-from harness import each_in_own_process, peak_rss_mib
+from harness import JSON_HELP, each_in_own_process, peak_rss_mib, write_record
 
 METHODS = ("stacked", "sequential")
 BATCH = 10
@@ -128,7 +126,7 @@ def parse_args():
     parser.add_argument("--steps", type=int, default=100, help="timed steps (mini-batches of 10) per member; 40 or more")
     parser.add_argument("--warmup", type=int, default=1, help="untimed epochs of the same steps first (compilation)")
     parser.add_argument("--full", action="store_true", help=f"{FULL_STEPS} steps: an epoch of the expanded set per member")
-    parser.add_argument("--json", metavar="PATH", help="also write the figures, machine, command and date as JSON")
+    parser.add_argument("--json", metavar="PATH", help=JSON_HELP)
     parser.add_argument("--one", choices=METHODS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.full:
@@ -183,20 +181,13 @@ def report(args, results):
         )
     print()
     print(f"stacked / sequential: {ratio:.2f}x the ensemble's images per second")
-    if args.json:
-        record = {
-            "benchmark": "ensemble_throughput",
-            **origin,
-            "command": shlex.join(["python", *sys.argv]),
-            "device": {"device": first["device"], "device_count": first["device_count"], **first["versions"]},
-            "settings": {"recipe": "ch6-dropout", "members": args.members, "steps_per_member": args.steps,
-                         "warmup_epochs": args.warmup, "batch_size": BATCH, "data": data},
-            "results": results,
-            "stacked_over_sequential": ratio,
-        }
-        with open(args.json, "w") as f:
-            json.dump(record, f, indent=2)
-        print(f"wrote {args.json}")
+    write_record(
+        args.json, "ensemble_throughput", results,
+        device={"device": first["device"], "device_count": first["device_count"], **first["versions"]},
+        settings={"recipe": "ch6-dropout", "members": args.members, "steps_per_member": args.steps,
+                  "warmup_epochs": args.warmup, "batch_size": BATCH, "data": data},
+        stacked_over_sequential=ratio,
+    )
 
 
 if __name__ == "__main__":

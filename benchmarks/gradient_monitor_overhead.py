@@ -12,20 +12,19 @@ docs/results/gradient_monitor_overhead_cpu.json.)
 
 import argparse
 import functools
-import json
 import os
 
 import numpy as np
 
 from harness import median_seconds as timed
-from harness import peak_rss_mib
+from harness import JSON_HELP, peak_rss_mib, write_record
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=os.environ.get("NNDL_KERAS_DATA_DIR"))
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per configuration")
-    parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--json", metavar="PATH", help=JSON_HELP)
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
@@ -68,21 +67,14 @@ def main():
     overhead = fit_times["with"] / fit_times["without"] - 1
     print(f"fit:    {fit_times['without']:.3f} s/epoch without, {fit_times['with']:.3f} with; overhead {100 * overhead:+.2f}%")
     print(f"peak RSS {peak_rss_mib():.0f} MiB")
-    if args.json:
-        from nndl_keras.training.provenance import provenance
-
-        record = {
-            "benchmark": "gradient_monitor_overhead",
-            "runner": {"seconds_per_epoch": round(epoch, 4), "measurement_seconds": round(measurement, 5),
-                       "overhead_percent": round(100 * measurement / epoch, 2)},
-            "fit": {"seconds_per_epoch_without": round(fit_times["without"], 3), "seconds_per_epoch_with": round(fit_times["with"], 3),
-                    "overhead_percent": round(100 * overhead, 2)},
-            "peak_rss_mib": round(peak_rss_mib()),
-            **provenance(),
-        }
-        with open(args.json, "w") as f:
-            json.dump(record, f, indent=1)
-            f.write("\n")
+    write_record(
+        args.json, "gradient_monitor_overhead",
+        runner={"seconds_per_epoch": round(epoch, 4), "measurement_seconds": round(measurement, 5),
+                "overhead_percent": round(100 * measurement / epoch, 2)},
+        fit={"seconds_per_epoch_without": round(fit_times["without"], 3), "seconds_per_epoch_with": round(fit_times["with"], 3),
+             "overhead_percent": round(100 * overhead, 2)},
+        peak_rss_mib=round(peak_rss_mib()),
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from nndl_keras.errors import NNDLError
 from nndl_keras.training import outputs, run
+from nndl_keras.training.provenance import provenance
 
 
 @dataclasses.dataclass
@@ -64,10 +65,11 @@ def reproduce(
             print(f"[{index}/{len(selected)}] {recipe.name} ({epochs} epochs)")
         tick = time.perf_counter()
         folder = root / recipe.name
-        if recipe.missing():  # an optional dependency is not installed: say so, go on
+        missing = recipe.missing()
+        if missing:  # an optional dependency is not installed: say so, go on
             if verbose:
-                print(f"  skipped: needs {'; '.join(recipe.missing())}")
-            rows.append(_row(recipe, epochs, {}, skipped="needs " + "; ".join(recipe.missing())))
+                print(f"  skipped: needs {'; '.join(missing)}")
+            rows.append(_row(recipe, epochs, {}, skipped="needs " + "; ".join(missing)))
             continue
         if (folder / outputs.METRICS_FILE).exists():  # finished before this reproduction was interrupted
             with open(folder / outputs.METRICS_FILE) as f:
@@ -79,7 +81,8 @@ def reproduce(
             metrics = run(recipe, output_dir=folder, epochs=epochs, verbose=verbose, resume=resume, **run_kwargs).metrics
         rows.append(_row(recipe, epochs, metrics, seconds=round(time.perf_counter() - tick, 1)))
     markdown = to_markdown(rows)
-    outputs.write_json(root / "reproduce.json", {"epochs_scale": epochs_scale, "rows": rows})
+    # Where the table came from (each recipe's metrics.json also records its own run).
+    outputs.write_json(root / "reproduce.json", {"epochs_scale": epochs_scale, **provenance(), "rows": rows})
     outputs.atomic_write(root / "reproduce.md", lambda tmp: Path(tmp).write_text(markdown))
     return Report(rows=rows, markdown=markdown, output_dir=root)
 

@@ -81,7 +81,9 @@ def test_reproduce_prints_and_writes_the_table(tmp_path, mnist_dir):
     assert "| ch1-needy | 1 | 50.00% | skipped: needs nothing: pip install nothing | – |" in result.stdout
     assert "| ch1-nand-adder | 1 | not reported | pass | – |" in result.stdout
     assert not (out / "ch1-needy").exists()
-    rows = json.loads((out / "reproduce.json").read_text())["rows"]
+    record = json.loads((out / "reproduce.json").read_text())
+    assert record["command"].startswith("nndl-keras reproduce --only ch1-darkness") and record["machine"]["cpu"]
+    rows = record["rows"]
     assert [r["recipe"] for r in rows] == ["ch1-darkness", "ch1-needy", "ch1-nand-adder", "ch1-sgd"]
     assert all(r["seconds"] > 0 for r in rows if r["recipe"] != "ch1-needy")
     assert rows[3]["epochs"] == 1 and rows[3]["measured"] >= 0.90
