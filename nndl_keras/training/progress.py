@@ -43,14 +43,15 @@ class Progress:
         """The run will train `trainings` times (counting those already started)."""
         self.planned = max(trainings, self.started)
 
-    def start_training(self, done_epochs, epochs, steps_per_epoch):
-        """A training begins (or resumes after `done_epochs`)."""
+    def start_training(self, done_epochs, epochs, steps_per_epoch, position=0):
+        """A training begins (or resumes after `done_epochs` and `position` mini-batches
+        of the next, which the engine's first report after resuming counts as done)."""
         self.started += 1
         self.epochs, self.steps_per_epoch = epochs, steps_per_epoch
         self.first_epoch, self.epoch = done_epochs, done_epochs
         self.tick = time.perf_counter()
         self._timed = [0, 0.0]  # mini-batches, seconds: of chunks that did not compile
-        self._done = 0  # mini-batches of the engine's current call at its last report
+        self._done = position  # mini-batches of the engine's current call at its last report
         self._shown = 0.0
 
     def steps(self, done, total, rate=None):

@@ -234,7 +234,8 @@ class _StackedLoop:
             self.checkpoint.restore(state, engine.models, engine, [])
             epoch, histories = state["epoch"], state["history"]
             self.progress.say(f"Resumed after epoch {epoch}/{hp.epochs} from {self.checkpoint.folder}")
-        self.progress.start_training(epoch, hp.epochs, -(-engine._n // hp.batch_size))
+        position = (state or {}).get("position") or {}
+        self.progress.start_training(epoch, hp.epochs, -(-engine._n // hp.batch_size), position.get("step", 0))
         with DeferredStop() as stop:
             engine.should_stop = stop.requested
             while epoch < hp.epochs:
@@ -305,7 +306,7 @@ class _Loop:
             callback.set_params({"epochs": hp.epochs, "verbose": 0})
         model.stop_training = False
         self.call("on_train_begin")
-        self.epoch = 0
+        self.epoch, self.resumed_at = 0, 0
         if state is not None:  # after on_train_begin, which would reset what is restored
             self._restore(state)
         deferred = DeferredStop() if self.trainer.interruptible else contextlib.nullcontext()
@@ -321,12 +322,14 @@ class _Loop:
         self.epoch, self.history = state["epoch"], state["history"]
         self.model.stop_training = state["finished"]
         within = state.get("position")
+        self.resumed_at = within["step"] if within else 0
         into = f", {within['step']:,} mini-batches into the next," if within else ""
         self.progress.say(f"Resumed after epoch {self.epoch}/{self.hp.epochs}{into} from {self.checkpoint.folder}")
 
     def _epochs(self, stop):
         model, hp = self.model, self.hp
-        self.progress.start_training(self.epoch, hp.epochs, -(-len(self.sets["training"].y) // hp.batch_size))
+        steps_per_epoch = -(-len(self.sets["training"].y) // hp.batch_size)
+        self.progress.start_training(self.epoch, hp.epochs, steps_per_epoch, self.resumed_at)
         while self.epoch < hp.epochs and not model.stop_training:
             # Epochs between measurements run in one call unless a callback needs each one.
             chunk = 1 if self.callbacks else min(self.every - self.epoch % self.every, hp.epochs - self.epoch)

@@ -1,0 +1,30 @@
+"""The run's progress lines: the estimate is timed on the mini-batches actually run."""
+
+import io
+
+from nndl_keras.training.progress import Progress, duration
+
+
+def estimate_after(reports, position=0):
+    """The estimate line after the engine's `reports` (done, total, rate), for a training
+    of 2 epochs of 1,000 mini-batches resumed `position` mini-batches into its first."""
+    said = []
+    progress = Progress(said.append, stream=io.StringIO())
+    progress.start_training(0, 2, 1_000, position)
+    for done, total, rate in reports:
+        progress.steps(done, total, rate)
+    return [line for line in said if "estimate" in line]
+
+
+def test_the_estimate_counts_the_steps_run_not_the_position_resumed_at():
+    # 100 mini-batches/s; after resuming 900 into the epoch, 40 more in one chunk: 0.4 s timed,
+    # not enough for an estimate (0.5 s); counting the 900 skipped ones would claim 9.4 s.
+    assert estimate_after([(940, 2_000, 100.0)], position=900) == []
+    (line,) = estimate_after([(940, 2_000, 100.0), (1_000, 2_000, 100.0)], position=900)
+    # 2,000 mini-batches of the training left at 100/s (the estimate covers whole epochs left).
+    assert f"about {duration(20)} of training" in line and "(100 mini-batches/s)" in line
+
+
+def test_a_fresh_training_counts_from_its_first_chunk():
+    assert estimate_after([(40, 2_000, 100.0)]) == []
+    assert len(estimate_after([(40, 2_000, 100.0), (60, 2_000, 100.0)])) == 1
