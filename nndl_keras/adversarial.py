@@ -1,4 +1,4 @@
-"""Adversarial examples (chapter 6, "On the (un)reliability of neural nets", after Szegedy et al. 2013).
+"""Adversarial examples (chapter 6, "Recent progress in image recognition", citing Szegedy et al. 2013).
 
 A trained net misclassifies images changed by amounts a person cannot see. Two
 attacks on any compiled Keras classifier, by the gradient of its own compiled

@@ -1,6 +1,6 @@
-"""Chapter 6, "On the (un)reliability of neural nets": adversarial examples (after Szegedy et al. 2013).
+"""Chapter 6, "Recent progress in image recognition": adversarial examples (Szegedy et al. 2013, cited there).
 
-The book: a net that classifies MNIST well can be made to misclassify images
+The book, after Szegedy et al.: a net that classifies MNIST well can be made to misclassify images
 changed by amounts a person cannot see. Here two of the book's nets, chapter 1's
 fully connected [784, 30, 10] and chapter 6's `ch6-relu` convnet, are trained by
 the runner and attacked with `nndl_keras.adversarial`: the fast gradient sign
