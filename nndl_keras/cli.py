@@ -138,12 +138,13 @@ def _training_options(command):
 @click.option("--dropout-style", type=click.Choice(["book", "inverted"]), help="network3's dropout, or Keras's inverted Dropout.")
 @click.option("--members", type=int, help="Ensembles: how many members (the book: 5).")
 @click.option("--member", type=int, help="Ensembles: train only member K (seed SEED+K-1); combine such runs with `vote`.")
+@click.option("--model-path", type=click.Path(exists=True, dir_okay=False), help="ch6-adversarial: attack this saved .keras classifier instead of training the two nets.")
 @click.option("--runs", type=int, help="Train N times (seeds SEED..SEED+N-1), keep the best on validation (default: as the book).")
 @click.option("--output-dir", type=click.Path(), help="Where to write (default: runs/NAME-TIME).")
 @click.option("--overwrite", is_flag=True, help="Start again in an output directory that holds a run.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --output-dir from its last epoch.")
 @_training_options
-def run(name, epochs, batch_size, eta, lmbda, train_size, dropout_style, members, member, runs, output_dir, overwrite, resume, quiet, **training):
+def run(name, epochs, batch_size, eta, lmbda, train_size, dropout_style, members, member, model_path, runs, output_dir, overwrite, resume, quiet, **training):
     """Train NAME with the book's hyperparameters and write metrics, model and plot."""
     import nndl_keras
     from nndl_keras import _startup, recipes
@@ -168,6 +169,7 @@ def run(name, epochs, batch_size, eta, lmbda, train_size, dropout_style, members
         dropout_style=dropout_style,
         members=members,
         member=member,
+        model_path=model_path,
         **training,
     )
     diverged = result.metrics.get("diverged")

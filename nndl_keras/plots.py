@@ -167,6 +167,39 @@ def digits(path, title, images, captions, columns=11):
     return save_figure(fig, path)
 
 
+def adversarial_digits(path, title, groups):
+    """Adversarial examples: for each group (a net), rows of originals, perturbations and perturbed digits.
+
+    Args:
+        path: where to write the PNG.
+        title: the figure's title.
+        groups: `{label: digits}`, each `digits` a dict of `original` and
+            `adversarial` (arrays `(n, 784)` in [0, 1]), `label` (the true
+            digits), `answer` and `adversarial_answer` (the net's), and
+            `grey_levels` (each perturbation's ε × 255).
+    """
+    columns = max([len(d["original"]) for d in groups.values()] + [1])
+    fig = plt.figure(figsize=(columns * 1.15, len(groups) * 3 * 1.45 + 0.4))
+    for panel, (label, d) in zip(fig.subfigures(len(groups), 1, squeeze=False)[:, 0], groups.items()):
+        panel.suptitle(label, fontsize="medium", fontweight="bold")
+        axes = panel.subplots(3, columns, squeeze=False)
+        for ax in axes.ravel():
+            ax.axis("off")
+        for i in range(len(d["original"])):
+            change = d["adversarial"][i] - d["original"][i]
+            limit = max(float(abs(change).max()), 1e-6)
+            rows = (
+                (d["original"][i], f"{d['label'][i]}, net: {d['answer'][i]}", dict(cmap="gray_r", vmin=0, vmax=1)),
+                (change, f"ε = {d['grey_levels'][i]}/255", dict(cmap="RdBu_r", vmin=-limit, vmax=limit)),
+                (d["adversarial"][i], f"net: {d['adversarial_answer'][i]}", dict(cmap="gray_r", vmin=0, vmax=1)),
+            )
+            for ax, (image, caption, style) in zip(axes[:, i], rows):
+                ax.imshow(image.reshape(28, 28), **style)
+                ax.set_title(caption, fontsize="small")
+    fig.suptitle(title, y=1.02)
+    return save_figure(fig, path)
+
+
 def filters(path, title, kernel):
     """Each output map's 5×5 filters as small images (a conv kernel `(kh, kw, in, out)`)."""
     kh, kw, channels, maps = kernel.shape

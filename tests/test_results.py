@@ -143,3 +143,33 @@ def test_gradient_monitor_overhead_is_the_benchmark():
     assert f"ch5-depth-4 epoch of the runner ({runner['overhead_percent']:.2f}%)" in text
     assert f"took {fit['seconds_per_epoch_with']:.3f} s and without it {fit['seconds_per_epoch_without']:.3f} s ({fit['overhead_percent']:+.2f}%" in text
     assert runner["overhead_percent"] < 5  # issue 14: within 5% of an epoch
+
+
+def test_ch6_adversarial_one_epoch_is_its_record():
+    metrics = load(RESULTS / "ch6-adversarial-1-epoch" / "metrics.json")
+    machine = metrics["provenance"]["machine"]
+    fc, conv = metrics["nets"]["fully_connected"], metrics["nets"]["convolutional"]
+    assert metrics["provenance"]["command"] == "nndl-keras run ch6-adversarial --epochs 1 --output-dir docs/results/ch6-adversarial-1-epoch"
+    assert from_a_clean_commit(metrics) and metrics["hyperparameters"]["epochs"] == 1 and fc["epochs"] == conv["epochs"] == 1
+    assert metrics["claim_holds"] is True and (fc["fgsm_images"], fc["bim_images"]) == (10_000, 1_000)
+    at = metrics["epsilons"].index(metrics["claimed_epsilon"])
+    line = row("ch6-adversarial")
+    for quoted in (
+        f"FGSM at ε = {metrics['claimed_epsilon']:g} ({255 * metrics['claimed_epsilon']:.0f} grey levels): "
+        f"**{100 * fc['fgsm_accuracy'][at]:.2f}% / {100 * conv['fgsm_accuracy'][at]:.2f}%** test",
+        f"(unattacked {100 * fc['clean_test_accuracy']:.2f}% / {100 * conv['clean_test_accuracy']:.2f}%)",
+        f"(CPU, {metrics['wall_time_seconds']:.0f} s at load {machine['load_average']:.1f},",
+    ):
+        assert quoted in line, quoted
+    text = readme()
+    assert f"--epochs 1`, {machine['cpu']}, {machine['cores']} cores;" in text
+    for i, e in enumerate(metrics["epsilons"]):
+        cells = [100 * n[k][i] for n in (fc, conv) for k in ("fgsm_accuracy", "bim_accuracy")]
+        table_row = f"| {e:g} | {255 * e:.2f} | " + " | ".join(f"{c:.2f}%" for c in cells) + " |"
+        assert table_row in text, table_row
+    for name, net in (("[784, 30, 10]", fc), ("ch6-relu", conv)):
+        found = net["smallest_flipping_epsilon"]
+        quartiles = {a: "{1:g} ({0:g}–{2:g})".format(*found[a]["quartiles_grey_levels"]) for a in ("fgsm", "bim")}
+        flips = (f"| {name} | {found['fgsm']['classified_correctly']} | {quartiles['fgsm']} | {found['fgsm']['never_flipped']} | "
+                 f"{quartiles['bim']} | {found['bim']['never_flipped']} |")
+        assert flips in text, flips

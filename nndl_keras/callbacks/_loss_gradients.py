@@ -1,7 +1,8 @@
 """Gradients of a compiled model's loss, on whichever Keras backend runs.
 
-Private to the callbacks package (the parts never import `nndl_keras.training`);
-`recipes/ch2_backprop.py` uses it too, to check backpropagation against autodiff.
+Private to the parts (which never import `nndl_keras.training`): the callbacks
+differentiate with respect to the weights, `nndl_keras.adversarial` with respect
+to the input images, and `recipes/ch2_backprop.py` checks backpropagation against it.
 """
 
 import keras
@@ -16,8 +17,9 @@ def check_backend(what="loss_gradient_fn"):
         raise RuntimeError(f"{what} works on the TensorFlow and JAX backends only, not on {backend}")
 
 
-def loss_gradient_fn(model):
-    """`fn(x, y) -> [∂loss/∂w for w in model.trainable_variables]`.
+def loss_gradient_fn(model, wrt="weights"):
+    """`fn(x, y) -> [∂loss/∂w for w in model.trainable_variables]`, or with
+    `wrt="inputs"`, `fn(x, y) -> ∂loss/∂x` (shaped like `x`).
 
     The loss is the model's compiled loss plus its regularisation terms, as in
     training, evaluated in inference mode (`training=False`): no dropout mask
@@ -31,22 +33,26 @@ def loss_gradient_fn(model):
         RuntimeError: another backend (torch).
     """
     check_backend()
+    if wrt not in ("weights", "inputs"):
+        raise ValueError(f"wrt must be 'weights' or 'inputs', got {wrt!r}")
     if getattr(model, "_compile_loss", None) is None:
         raise ValueError(
             f"the gradient norms are those of the model's compiled loss, and {model.name} was compiled "
             "without one (loss=None, as with a custom train_step): compile it with the loss it trains on"
         )
     if keras.backend.backend() == "tensorflow":
-        return _tensorflow_gradients(model)
-    return _jax_gradients(model)
+        return _tensorflow_gradients(model, wrt)
+    return _jax_gradients(model, wrt)
 
 
-def _tensorflow_gradients(model):
+def _tensorflow_gradients(model, wrt):
     import tensorflow as tf
 
     @tf.function(reduce_retracing=True)
     def gradients(x, y):
         with tf.GradientTape() as tape:
+            if wrt == "inputs":
+                tape.watch(x)
             y_pred = model(x, training=False)
             loss = model.compute_loss(x=x, y=y, y_pred=y_pred, training=False)
             # Under a tf.distribute strategy Keras divides every loss by the
@@ -56,7 +62,7 @@ def _tensorflow_gradients(model):
             # those measured without a strategy.
             replicas = tf.distribute.get_strategy().num_replicas_in_sync
             loss = loss * tf.cast(replicas, loss.dtype)
-        return tape.gradient(loss, model.trainable_variables)
+        return tape.gradient(loss, x if wrt == "inputs" else model.trainable_variables)
 
     strategy = tf.distribute.get_strategy()
     if tf.distribute.has_strategy() and strategy.num_replicas_in_sync > 1:
@@ -65,10 +71,12 @@ def _tensorflow_gradients(model):
     return gradients
 
 
-def _jax_gradients(model):
+def _jax_gradients(model, wrt):
     import jax
 
-    grad = jax.jit(jax.grad(model.compute_loss_and_updates, has_aux=True), static_argnames="training")
+    # compute_loss_and_updates(trainable, non_trainable, metrics, x, y, ...): argument 0 or 3.
+    argnums = 3 if wrt == "inputs" else 0
+    grad = jax.jit(jax.grad(model.compute_loss_and_updates, argnums=argnums, has_aux=True), static_argnames="training")
 
     def gradients(x, y):
         state = [
