@@ -473,6 +473,12 @@ def test_exploding_alert_before_training_on_chapter_5s_exploding_net(mnist, caps
     assert (kind_2, second["measure"], second["value"]) == ("vanishing", "speed_ratio", 0)
 
 
+@pytest.mark.parametrize("threshold", [{"vanishing_ratio": 0}, {"exploding_ratio": 1}, {"exploding_factor": 0.5}], ids=str)
+def test_a_threshold_that_can_never_alert_is_refused(threshold):
+    with pytest.raises(ValueError, match=next(iter(threshold))):
+        GradientNormMonitor((np.zeros((2, 1)), np.zeros(2)), **threshold)
+
+
 def test_exploding_alert_once_and_the_hook_stops_training(capsys):
     # Linear regression with too large a step: each step multiplies the error, and the gradient, by 1 - 2η(x² + 1) = -7.
     x = np.full((64, 1), 2.0, dtype="float32")
