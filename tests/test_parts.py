@@ -7,9 +7,9 @@ under KERAS_BACKEND=jax in a process of its own.
 import os
 
 import keras
-from keras.src import testing
 import numpy as np
 import pytest
+from keras.src import testing
 
 from nndl_keras import initializers, layers, losses, regularizers
 from nndl_keras.models import nand_adder
