@@ -103,7 +103,7 @@ def test_gradient_norm_monitor_round_trips_given_its_probe():
     x, y = _data()
     monitor = GradientNormMonitor(
         (x[:10], y[:10]), every_n_batches=2, layers=["dense"], batch_size=5,
-        vanishing_ratio=0.01, exploding_factor=10.0, on_alert=lambda kind, measurement: None,
+        vanishing_ratio=0.01, exploding_ratio=100.0, exploding_factor=10.0, on_alert=lambda kind, measurement: None,
     )
     config = json.loads(json.dumps(keras.saving.serialize_keras_object(monitor)))
     assert "on_alert" not in config["config"]  # code, not configuration: given back like the probe
@@ -117,6 +117,6 @@ def test_gradient_norm_monitor_round_trips_given_its_probe():
     assert type(clone) is GradientNormMonitor
     assert clone.get_config() == monitor.get_config()
     assert (clone.every_n_batches, clone.layers, clone.batch_size) == (2, ["dense"], 5)
-    assert (clone.vanishing_ratio, clone.exploding_factor, clone.on_alert) == (0.01, 10.0, None)
+    assert (clone.vanishing_ratio, clone.exploding_ratio, clone.exploding_factor, clone.on_alert) == (0.01, 100.0, 10.0, None)
     np.testing.assert_array_equal(clone.probe_x, monitor.probe_x)
     np.testing.assert_array_equal(clone.probe_y, monitor.probe_y)

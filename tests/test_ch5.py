@@ -59,6 +59,11 @@ def test_exploding_gradient_grows_towards_the_first_layer(tmp_path, mnist_dir):
     assert all(a > b for a, b in zip(norms, norms[1:])), norms
     growth = metrics["initial_growth_per_layer"]
     assert abs(growth[0] - 25) < 0.1 and abs(growth[1] - 25) < 0.1  # w·σ′(0) = 100/4
+    # The monitor's diagnosis: exploding before training, then (every hidden neuron
+    # saturated by the first step) vanishing.
+    alerts = [line for line in result.stdout.splitlines() if line.startswith("GradientNormMonitor:")]
+    assert [line.split(":")[1] for line in alerts] == [" exploding gradient before training", " vanishing gradient after epoch 1"], result.stdout
+    assert "x faster than the last (‖∂C/∂b‖ of hidden_1 over output" in alerts[0], alerts[0]
 
 
 def test_depth_recipe_records_norms_every_epoch(tmp_path, mnist_dir):

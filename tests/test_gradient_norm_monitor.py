@@ -446,12 +446,37 @@ def test_a_relu_convnet_stays_quiet(mnist, capsys):
     model = recipes.create_model("ch6-relu")
     x, y = _data(mnist, 500)
     calls = []
-    monitor = GradientNormMonitor((x[:200], y[:200]), every_n_batches=10, vanishing_ratio=0.01, exploding_factor=10,
-                                  on_alert=lambda *args: calls.append(args))
+    monitor = GradientNormMonitor((x[:200], y[:200]), every_n_batches=10, vanishing_ratio=0.01, exploding_ratio=100,
+                                  exploding_factor=10, on_alert=lambda *args: calls.append(args))
     model.fit(x, y, batch_size=10, epochs=1, verbose=0, callbacks=[monitor])
     assert monitor.table[0]["grad_norm/speed_ratio"] == 0  # before training: not judged
-    assert all(row["grad_norm/speed_ratio"] > 0.01 for row in monitor.table[1:])
+    assert all(0.01 < row["grad_norm/speed_ratio"] < 100 for row in monitor.table[1:])
     assert _alerts(capsys) == [] and calls == []
+
+
+def test_exploding_alert_before_training_on_chapter_5s_exploding_net(mnist, capsys):
+    # ch5-exploding's net: weights 100, every z = 0, so each layer multiplies δ by 25 on its way back.
+    keras.utils.set_random_seed(0)
+    model = recipes.create_model("ch5-exploding")
+    x, y = _data(mnist, 200)
+    calls = []
+    monitor = GradientNormMonitor((x, y), vanishing_ratio=0.01, exploding_ratio=100, on_alert=lambda *args: calls.append(args))
+    model.fit(x, y, batch_size=200, epochs=2, verbose=0, callbacks=[monitor])
+    exploding, vanishing = _alerts(capsys)
+    assert exploding.startswith("GradientNormMonitor: exploding gradient before training: the first layer learns "), exploding
+    assert "hidden_1 over output" in exploding and "> exploding_ratio 100" in exploding
+    # One step of η = 0.1 on that gradient saturates every hidden neuron: then nothing reaches hidden_1.
+    assert vanishing.startswith("GradientNormMonitor: vanishing gradient after epoch 1: the first layer learns not at all"), vanishing
+    (kind, first), (kind_2, second) = calls
+    assert (kind, first["measure"], first["epoch"], first["batch"]) == ("exploding", "speed_ratio", 0, None)
+    assert first["value"] == monitor.table[0]["grad_norm/speed_ratio"] > 100
+    assert (kind_2, second["measure"], second["value"]) == ("vanishing", "speed_ratio", 0)
+
+
+@pytest.mark.parametrize("threshold", [{"vanishing_ratio": 0}, {"exploding_ratio": 1}, {"exploding_factor": 0.5}], ids=str)
+def test_a_threshold_that_can_never_alert_is_refused(threshold):
+    with pytest.raises(ValueError, match=next(iter(threshold))):
+        GradientNormMonitor((np.zeros((2, 1)), np.zeros(2)), **threshold)
 
 
 def test_exploding_alert_once_and_the_hook_stops_training(capsys):
@@ -462,6 +487,7 @@ def test_exploding_alert_once_and_the_hook_stops_training(capsys):
     model.compile(optimizer=keras.optimizers.SGD(0.8), loss="mse")
 
     def stop(kind, measurement):
+        assert (kind, measurement["measure"]) == ("exploding", "growth")
         model.stop_training = True
 
     monitor = GradientNormMonitor((x, y), every_n_batches=1, exploding_factor=5, on_alert=stop)
@@ -484,15 +510,6 @@ def test_readme_watching_gradients_example_runs(tmp_path, mnist_dir):
     assert len(alerts) == 1 and alerts[0].startswith("GradientNormMonitor: vanishing gradient after epoch 1:"), result.stdout
     assert "grad_norm/speed_ratio" in (tmp_path / "log.csv").read_text().splitlines()[0]
     assert (tmp_path / "norms.png").read_bytes()[:4] == b"\x89PNG"
-
-
-def test_docstring_example_runs():
-    import doctest
-
-    from nndl_keras.callbacks import gradient_norm_monitor
-
-    failed, attempted = doctest.testmod(gradient_norm_monitor, optionflags=doctest.ELLIPSIS)
-    assert attempted >= 5 and failed == 0
 
 
 def test_a_resumed_run_does_not_alert_twice(mnist, capsys):

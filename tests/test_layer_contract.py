@@ -1,7 +1,9 @@
-"""ConvPool2D and StepPair in Keras's own layer harness (`run_layer_test`).
+"""The layers in Keras's own layer harness (`run_layer_test`).
 
 The arguments are those Keras's tests give the nearest built-in layers
-(conv_test.py's `Conv2D`, dense_test.py's `Dense`), adapted: shapes, weights,
+(conv_test.py's `Conv2D` for ConvPool2D, dense_test.py's `Dense` for StepPair
+and Perceptron, random_translation_test.py's `RandomTranslation` for
+PixelShift; test_network3_dropout.py holds the dropout layer's), adapted: shapes, weights,
 symbolic and eager output shapes agree, serialisation round-trips, mixed
 precision and a `fit` work. Written with keras.ops only:
 `test_parts_backends.py` runs this file again under JAX.
@@ -10,7 +12,7 @@ precision and a `fit` work. Written with keras.ops only:
 import numpy as np
 from keras.src import testing
 
-from nndl_keras.layers import ConvPool2D, StepPair
+from nndl_keras.layers import ConvPool2D, Perceptron, PixelShift, StepPair
 
 
 class ConvPool2DContract(testing.TestCase):
@@ -70,7 +72,7 @@ class StepPairContract(testing.TestCase):
             expected_num_non_trainable_weights=0,
             expected_num_seed_generators=0,
             expected_num_losses=0,
-            supports_masking=False,
+            supports_masking=True,
         )
         # Rank 3, as dense_test.py's second case: one bump per unit at every step.
         self.run_layer_test(
@@ -87,7 +89,7 @@ class StepPairContract(testing.TestCase):
             expected_num_non_trainable_weights=0,
             expected_num_seed_generators=0,
             expected_num_losses=0,
-            supports_masking=False,
+            supports_masking=True,
         )
 
     def test_compute_output_shape_keeps_the_leading_axes(self):
@@ -95,3 +97,44 @@ class StepPairContract(testing.TestCase):
         self.assertEqual(layer.compute_output_shape((None, 1)), (None, 7))
         self.assertEqual(layer.compute_output_shape((None, 10, 1)), (None, 10, 7))
         self.assertEqual(layer.compute_output_shape((4, 2, 3, 1)), (4, 2, 3, 7))
+
+
+class PerceptronContract(testing.TestCase):
+    def test_layer_contract(self):
+        # dense_test.py's two cases; the weights are set by hand, not learned (non-trainable).
+        cases = [
+            ({"units": 4, "kernel_initializer": "random_uniform", "bias_initializer": "ones"}, (2, 3), (2, 4)),
+            ({"units": 5}, (2, 3, 4), (2, 3, 5)),
+        ]
+        for kwargs, input_shape, output_shape in cases:
+            self.run_layer_test(
+                Perceptron,
+                init_kwargs=kwargs,
+                input_shape=input_shape,
+                expected_output_shape=output_shape,
+                expected_num_trainable_weights=0,
+                expected_num_non_trainable_weights=2,
+                expected_num_seed_generators=0,
+                expected_num_losses=0,
+                supports_masking=True,
+            )
+
+
+class PixelShiftContract(testing.TestCase):
+    def test_layer_contract(self):
+        # random_translation_test.py's arguments (no training check: nothing to train),
+        # then the same in training, where the shifts are drawn, with a channel axis.
+        for input_shape, call_kwargs in (((2, 3, 4), None), ((2, 5, 5, 3), {"training": True})):
+            self.run_layer_test(
+                PixelShift,
+                init_kwargs={"seed": 1337},
+                input_shape=input_shape,
+                call_kwargs=call_kwargs,
+                expected_output_shape=input_shape,
+                expected_num_trainable_weights=0,
+                expected_num_non_trainable_weights=0,
+                expected_num_seed_generators=1,
+                expected_num_losses=0,
+                supports_masking=True,
+                run_training_check=False,
+            )

@@ -20,6 +20,7 @@ def test_parts_and_engines_pass_on_the_jax_backend(mnist_dir):
         "test_layer_contract.py",
         "test_callback_config.py",
         "test_adversarial.py",
+        "test_examples.py",
     )
     files = [str(REPO / "tests" / name) for name in names]
     result = subprocess.run(

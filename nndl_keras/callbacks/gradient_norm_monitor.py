@@ -41,17 +41,23 @@ class GradientNormMonitor(keras.callbacks.Callback):
     gradient), far above 1 when they learn faster (the exploding gradient).
 
     Alerts. With `vanishing_ratio` set, the monitor prints one line, once,
-    when the speed ratio falls below it; with `exploding_factor` set, one line,
-    once, when the norm of the whole watched gradient grows by more than that
-    factor from one measurement to the next. Only measurements made after
-    training has begun are judged (a net whose output layer starts at zero
-    weights, as network3's softmax does, has every earlier gradient exactly
-    zero before its first step). Each kind is reported once per
-    model (as `TerminateOnNaN` does, whatever `fit`'s `verbose`), and
-    `on_alert(kind, measurement)` is called then, `kind` being `"vanishing"` or
-    `"exploding"` and `measurement` a dict with `epoch`, `batch`, `value` (the
-    ratio or the growth), `threshold` and `norms` (the row of `table`); it may
-    set `self.model.stop_training = True`.
+    when the speed ratio falls below it; with `exploding_ratio` set, when the
+    speed ratio rises above it (the gradient grows on its way back to the first
+    layer, chapter 5's exploding gradient); with `exploding_factor` set, when
+    the norm of the whole watched gradient grows by more than that factor from
+    one measurement to the next (training diverging). The vanishing ratio and
+    the growth are judged only on measurements made after training has begun
+    (a net whose output layer starts at zero weights, as network3's softmax
+    does, has every earlier gradient exactly zero before its first step, a
+    ratio of 0); the exploding ratio from the first measurement on, since the
+    book's exploding gradient is one of the initial weights and a single step
+    can end it (in `ch5-exploding` one step saturates every hidden neuron).
+    Each kind is reported once per model (as `TerminateOnNaN` does, whatever
+    `fit`'s `verbose`), and `on_alert(kind, measurement)` is called then,
+    `kind` being `"vanishing"` or `"exploding"` and `measurement` a dict with
+    `epoch`, `batch`, `measure` (`"speed_ratio"` or `"growth"`), `value`,
+    `threshold` and `norms` (the row of `table`); it may set
+    `self.model.stop_training = True`.
 
     The probe pass runs in inference mode (`training=False`: no dropout mask,
     and BatchNormalization normalises with its moving statistics, not the
@@ -86,6 +92,9 @@ class GradientNormMonitor(keras.callbacks.Callback):
         vanishing_ratio: alert when the speed ratio falls below this
             (`0.01`: the first layer learns 100 times slower than the last);
             default `None`, no alert.
+        exploding_ratio: alert when the speed ratio rises above this (`100`:
+            the first layer learns 100 times faster than the last); default
+            `None`, no alert.
         exploding_factor: alert when the gradient's norm grows by more than
             this factor between two measurements; default `None`, no alert.
         on_alert: called as `on_alert(kind, measurement)` with each alert.
@@ -110,6 +119,7 @@ class GradientNormMonitor(keras.callbacks.Callback):
         layers=None,
         batch_size=None,
         vanishing_ratio=None,
+        exploding_ratio=None,
         exploding_factor=None,
         on_alert=None,
     ):
@@ -121,6 +131,8 @@ class GradientNormMonitor(keras.callbacks.Callback):
             raise ValueError(f"every_n_batches must be at least 1, got {every_n_batches}")
         if vanishing_ratio is not None and not vanishing_ratio > 0:
             raise ValueError(f"vanishing_ratio must be positive, got {vanishing_ratio}")
+        if exploding_ratio is not None and not exploding_ratio > 1:
+            raise ValueError(f"exploding_ratio must be greater than 1, got {exploding_ratio}")
         if exploding_factor is not None and not exploding_factor > 1:
             raise ValueError(f"exploding_factor must be greater than 1, got {exploding_factor}")
         self.every_n_batches = every_n_batches
@@ -128,6 +140,7 @@ class GradientNormMonitor(keras.callbacks.Callback):
         self.batch_size = batch_size
         self.vanishing_ratio = vanishing_ratio
         self.exploding_factor = exploding_factor
+        self.exploding_ratio = exploding_ratio
         self.on_alert = on_alert
         self.table = []
         self._alerted = set()
@@ -226,37 +239,55 @@ class GradientNormMonitor(keras.callbacks.Callback):
     # -- diagnosis (chapter 5) ------------------------------------------------
 
     def _diagnose(self, row, previous):
-        if previous is None:
-            # Only measurements made during training are judged: a net whose output
-            # layer starts at zero weights (network3's softmax, chapter 6) has every
-            # earlier gradient exactly zero before its first step, and a ratio of 0.
-            return
         ratio = row.get(RATIO_KEY)
-        if self.vanishing_ratio is not None and ratio is not None and ratio < self.vanishing_ratio:
-            first, last = _first_and_last_bias(row)
+        first, last = _first_and_last_bias(row)
+        if self.exploding_ratio is not None and ratio is not None and ratio > self.exploding_ratio:
+            # Judged from the first measurement: chapter 5's exploding gradient (weights
+            # w with w·σ′(z) > 1) is one of the initial weights, and in ch5-exploding
+            # the first step saturates every hidden neuron, so it is gone after it.
             self._alert(
-                "vanishing", row, ratio, self.vanishing_ratio,
-                f"the first layer learns {1 / ratio:.0f}x slower than the last "
+                "exploding", row, "speed_ratio", ratio, self.exploding_ratio,
+                f"the first layer learns {ratio:.0f}x faster than the last "
+                f"(‖∂C/∂b‖ of {first} over {last}: speed ratio {ratio:.3g} > exploding_ratio {self.exploding_ratio})",
+            )
+        if previous is None:
+            # The rest only during training: a net whose output layer starts at zero
+            # weights (network3's softmax, chapter 6) has every earlier gradient
+            # exactly zero before its first step, and a ratio of 0.
+            return
+        if self.vanishing_ratio is not None and ratio is not None and ratio < self.vanishing_ratio:
+            slower = f"{1 / ratio:.0f}x slower than the last" if ratio > 0 else "not at all (its gradient is 0)"
+            self._alert(
+                "vanishing", row, "speed_ratio", ratio, self.vanishing_ratio,
+                f"the first layer learns {slower} "
                 f"(‖∂C/∂b‖ of {first} over {last}: speed ratio {ratio:.3g} < vanishing_ratio {self.vanishing_ratio})",
             )
         if self.exploding_factor is not None:
             before, now = _total_norm(previous), _total_norm(row)
             if before > 0 and now > self.exploding_factor * before:
                 self._alert(
-                    "exploding", row, now / before, self.exploding_factor,
+                    "exploding", row, "growth", now / before, self.exploding_factor,
                     f"the gradient's norm grew {now / before:.3g}x since the last measurement "
                     f"({before:.3g} to {now:.3g}; exploding_factor {self.exploding_factor})",
                 )
 
-    def _alert(self, kind, row, value, threshold, why):
+    def _alert(self, kind, row, measure, value, threshold, why):
         if kind in self._alerted:  # once per model: a warning, not a log
             return
         self._alerted.add(kind)
-        when = f"after epoch {row['epoch']}" if row["batch"] is None else f"in epoch {row['epoch'] + 1}, after batch {row['batch'] + 1}"
+        if row is self.table[0]:
+            when = "before training"
+        elif row["batch"] is None:
+            when = f"after epoch {row['epoch']}"
+        else:
+            when = f"in epoch {row['epoch'] + 1}, after batch {row['batch'] + 1}"
         _print(f"GradientNormMonitor: {kind} gradient {when}: {why}")
         if self.on_alert is not None:
             norms = {k: v for k, v in row.items() if k.startswith("grad_norm/")}
-            measurement = {"epoch": row["epoch"], "batch": row["batch"], "value": value, "threshold": threshold, "norms": norms}
+            measurement = {
+                "epoch": row["epoch"], "batch": row["batch"], "measure": measure,
+                "value": value, "threshold": threshold, "norms": norms,
+            }
             self.on_alert(kind, measurement)
 
     # -- resuming (nndl_keras.training.checkpoints) -----------------------
@@ -321,6 +352,7 @@ class GradientNormMonitor(keras.callbacks.Callback):
             "layers": self.layers,
             "batch_size": self.batch_size,
             "vanishing_ratio": self.vanishing_ratio,
+            "exploding_ratio": self.exploding_ratio,
             "exploding_factor": self.exploding_factor,
         }
 

@@ -12,6 +12,13 @@ def shift_images(images, direction):
     Args:
         images: tensor of shape `(batch, height, width)` or `(batch, height, width, channels)`.
         direction: one of `"down"`, `"up"`, `"right"`, `"left"`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> image = np.arange(1, 5, dtype="float32").reshape(1, 2, 2)  # [[1, 2], [3, 4]]
+    >>> np.asarray(shift_images(image, "down")).tolist()
+    [[[0.0, 0.0], [1.0, 2.0]]]
     """
     height, width = images.shape[1], images.shape[2]
     rest = [[0, 0]] * (len(images.shape) - 3)

@@ -51,6 +51,7 @@ class StepPair(keras.layers.Layer):
         self.s1_initializer = keras.initializers.get(s1_initializer)
         self.s2_initializer = keras.initializers.get(s2_initializer)
         self.height_initializer = keras.initializers.get(height_initializer)
+        self.supports_masking = True  # per example (per time step), as Dense: a mask passes through
 
     def build(self, input_shape):
         self.s1 = self.add_weight(shape=(self.units,), initializer=self.s1_initializer, name="s1")

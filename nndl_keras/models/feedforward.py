@@ -39,7 +39,16 @@ def dropout_layer(hp):
 
 
 def compile_for_sgd(model, hp):
-    """Compiles `model` for the book's SGD: step η on the mini-batch mean gradient of `hp.cost`."""
+    """Compiles `model` for the book's SGD: step η on the mini-batch mean gradient of `hp.cost`.
+
+    Example:
+
+    >>> from nndl_keras.recipe import Hyperparameters
+    >>> model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(10, activation="sigmoid")])
+    >>> model = compile_for_sgd(model, Hyperparameters(layers=(784, 10), cost="cross_entropy", eta=0.5))
+    >>> type(model.loss).__name__, round(float(model.optimizer.learning_rate), 3)
+    ('CrossEntropyCost', 0.5)
+    """
     if hp.cost not in COSTS:
         raise ValueError(f"unknown cost {hp.cost!r}: use one of {', '.join(COSTS)}")
     model.compile(

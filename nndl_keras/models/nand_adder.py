@@ -20,8 +20,8 @@ def nand_adder():
 
     >>> import numpy as np
     >>> adder = nand_adder()
-    >>> adder.predict(np.array([[1.0, 1.0]]), verbose=0).tolist()  # doctest: +SKIP
-    [[0.0, 1.0]]
+    >>> adder.predict(np.array([[0.0, 1.0], [1.0, 1.0]]), verbose=0).tolist()  # 0 + 1 = 01, 1 + 1 = 10
+    [[1.0, 0.0], [0.0, 1.0]]
     """
     w, b = NAND_WEIGHT, NAND_BIAS
     bits = keras.Input(shape=(2,), name="bits")

@@ -26,7 +26,7 @@ def network3(hp, name=None):
     >>> hp = Hyperparameters(layers=(784, 100, 10), activation="relu", cost="log_likelihood",
     ...                      output_activation="softmax", init="network3", options={"conv": [20, 40]})
     >>> network3(hp).count_params()
-    86270
+    85670
     """
     regularizer = l2_regularizer(hp)
     model = keras.Sequential(name=name)

@@ -10,6 +10,13 @@ def plurality_votes(ballots, classes):
     per example, plus a tie-breaking fraction below one, so that `argmax` gives
     the class with most votes and, on a tie, the one the earliest member voted
     for, as the book's `Counter(votes).most_common(1)` does.
+
+    Example:
+
+    >>> import numpy as np
+    >>> ballots = [np.array([2, 0]), np.array([1, 0]), np.array([1, 2])]  # three members, two examples
+    >>> np.argmax(np.asarray(plurality_votes(ballots, classes=3)), axis=-1).tolist()  # 2 votes for 1; a tie to 0
+    [1, 0]
     """
     votes = 0.0
     for k, ballot in enumerate(ballots):
