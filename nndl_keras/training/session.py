@@ -163,7 +163,7 @@ class Session:
         Returns:
             A list of `Trained`, one per seed.
         """
-        from nndl_keras.training.stacked import StackedJaxSGD
+        from nndl_keras.training.engines import StackedJaxSGD
 
         hp, monitor = self.hp, tuple(self.recipe.monitor)
         self.trainings += 1
@@ -220,44 +220,71 @@ class Session:
         return checkpoint, checkpoint.load() if self.resume else None
 
 
-class _StackedLoop:
+class _Epochs:
+    """What both loops share: the engine's epochs, stopped, saved and resumed the same way.
+
+    A loop has `engine`, `models` (a model, or a list trained stacked),
+    `callbacks`, `hp`, `checkpoint` (or None), `progress`, and the `epoch`
+    reached with its `history` (a list of histories when stacked).
+    """
+
+    def _train(self, epochs, stop):
+        """`engine.train_epochs(epochs)`; stopped between two chunks (Ctrl-C, SIGTERM), the
+        position inside the epoch is checkpointed, so that --resume loses seconds, not the
+        epoch, and `StopRequested` is raised with the signal that came."""
+        try:
+            return self.engine.train_epochs(epochs)
+        except StopRequested:
+            if self.checkpoint is not None:
+                self._save(position=self.engine.position)
+            raise StopRequested(stop.signum) from None
+
+    def _save(self, finished=False, position=None):
+        self.checkpoint.save(
+            self.models, self.engine, self.callbacks, self.epoch, self.history, finished=finished, position=position
+        )
+
+    def _restore(self, state):
+        """Puts a checkpoint's state back (after `on_train_begin`, which would reset it)."""
+        self.checkpoint.restore(state, self.models, self.engine, self.callbacks)
+        self.epoch, self.history = state["epoch"], state["history"]
+        within = state.get("position")
+        into = f", {within['step']:,} mini-batches into the next," if within else ""
+        self.progress.say(f"Resumed after epoch {self.epoch}/{self.hp.epochs}{into} from {self.checkpoint.folder}")
+
+
+class _StackedLoop(_Epochs):
     """The epochs of nets trained side by side: each one measured, all checkpointed together."""
 
     def __init__(self, engine, hp, checkpoint, progress):
-        self.engine, self.hp, self.checkpoint, self.progress = engine, hp, checkpoint, progress
+        self.engine, self.models, self.callbacks = engine, engine.models, []
+        self.hp, self.checkpoint, self.progress = hp, checkpoint, progress
 
     def run(self, data, monitor, state=None):
         engine, hp = self.engine, self.hp
-        histories = [{"epoch": [], "loss": [], "seconds": [], **{m: [] for m in monitor}} for _ in engine.models]
-        epoch = 0
+        self.history = [{"epoch": [], "loss": [], "seconds": [], **{m: [] for m in monitor}} for _ in engine.models]
+        self.epoch = 0
         if state is not None:
-            self.checkpoint.restore(state, engine.models, engine, [])
-            epoch, histories = state["epoch"], state["history"]
-            self.progress.say(f"Resumed after epoch {epoch}/{hp.epochs} from {self.checkpoint.folder}")
-        self.progress.start_training(epoch, hp.epochs, -(-engine._n // hp.batch_size))
+            self._restore(state)
+        self.progress.start_training(self.epoch, hp.epochs, -(-engine._n // hp.batch_size))
         with DeferredStop() as stop:
             engine.should_stop = stop.requested
-            while epoch < hp.epochs:
+            while self.epoch < hp.epochs:
                 tick = time.perf_counter()
-                try:
-                    (costs,) = engine.train_epochs(1)
-                except StopRequested:
-                    if self.checkpoint is not None:
-                        self._save(epoch, histories, position=engine.position)
-                    raise StopRequested(stop.signum) from None
+                (costs,) = self._train(1, stop)
                 seconds = time.perf_counter() - tick
-                epoch += 1
-                shown = self._measure(data, monitor, histories, epoch, costs, seconds)
-                self.progress.epoch_done(epoch, seconds, shown)
+                self.epoch += 1
+                shown = self._measure(data, monitor, costs, seconds)
+                self.progress.epoch_done(self.epoch, seconds, shown)
                 if self.checkpoint is not None:
-                    self._save(epoch, histories, finished=epoch >= hp.epochs)
+                    self._save(finished=self.epoch >= hp.epochs)
                 stop.check()
-        return histories
+        return self.history
 
-    def _measure(self, data, monitor, histories, epoch, costs, seconds):
-        sets = {"validation": data.validation, "test": data.test}
+    def _measure(self, data, monitor, costs, seconds):
+        histories, sets = self.history, {"validation": data.validation, "test": data.test}
         for history, cost in zip(histories, costs):
-            history["epoch"].append(epoch)
+            history["epoch"].append(self.epoch)
             history["loss"].append(cost)
             history["seconds"].append(seconds)
         for name, split in sets.items():
@@ -269,15 +296,13 @@ class _StackedLoop:
             f"{m}: " + " ".join(f"{h[m][-1]:.4f}" for h in histories) for m in ("loss", *monitor) if histories[0].get(m)
         )
 
-    def _save(self, epoch, histories, finished=False, position=None):
-        self.checkpoint.save(self.engine.models, self.engine, [], epoch, histories, finished=finished, position=position)
 
-
-class _Loop:
+class _Loop(_Epochs):
     """The epochs of one training: measurements, callbacks, checkpoints, divergence, stops."""
 
-    def __init__(self, trainer, hp, callbacks, checkpoint, progress):
-        self.trainer, self.model, self.hp = trainer, trainer.model, hp
+    def __init__(self, engine, hp, callbacks, checkpoint, progress):
+        self.engine, self.model, self.hp = engine, engine.model, hp
+        self.models = self.model  # what a checkpoint holds
         self.callbacks, self.checkpoint, self.progress = callbacks, checkpoint, progress
 
     def call(self, hook, *args):
@@ -294,9 +319,7 @@ class _Loop:
         the epoch is checkpointed, and `StopRequested` raised.
         """
         model, hp = self.model, self.hp
-        if training.x.dtype == np.uint8 and any(m.startswith("training_") for m in monitor):
-            # Expanded images are uint8; measure them in [0, 1] like the rest.
-            training = type(training)(training.x.astype(np.float32) / 255, training.y)
+        # The engines scale uint8 images (the expanded set) as they measure them.
         self.sets = {"training": training, "validation": data.validation, "test": data.test}
         self.monitor, self.every = monitor, every
         self.history = {"epoch": [], "loss": [], "seconds": [], **{m: [] for m in monitor}}
@@ -308,21 +331,14 @@ class _Loop:
         self.epoch = 0
         if state is not None:  # after on_train_begin, which would reset what is restored
             self._restore(state)
-        deferred = DeferredStop() if self.trainer.interruptible else contextlib.nullcontext()
+            model.stop_training = state["finished"]
+        deferred = DeferredStop() if self.engine.interruptible else contextlib.nullcontext()
         with deferred as stop:
             if stop is not None:
-                self.trainer.should_stop = stop.requested
+                self.engine.should_stop = stop.requested
             diverged = self._epochs(stop)
         self.call("on_train_end")
         return self.history, diverged
-
-    def _restore(self, state):
-        self.checkpoint.restore(state, self.model, self.trainer, self.callbacks)
-        self.epoch, self.history = state["epoch"], state["history"]
-        self.model.stop_training = state["finished"]
-        within = state.get("position")
-        into = f", {within['step']:,} mini-batches into the next," if within else ""
-        self.progress.say(f"Resumed after epoch {self.epoch}/{self.hp.epochs}{into} from {self.checkpoint.folder}")
 
     def _epochs(self, stop):
         model, hp = self.model, self.hp
@@ -333,12 +349,7 @@ class _Loop:
             last_good = [v.numpy() for v in model.variables]
             self.call("on_epoch_begin", self.epoch)
             tick = time.perf_counter()
-            try:
-                losses = self.trainer.train_epochs(chunk)
-            except StopRequested:
-                if self.checkpoint is not None:  # the position in the epoch, so that --resume loses seconds
-                    self.checkpoint.save(model, self.trainer, self.callbacks, self.epoch, self.history, position=self.trainer.position)
-                raise StopRequested(stop.signum) from None
+            losses = self._train(chunk, stop)
             seconds = (time.perf_counter() - tick) / chunk
             if not np.all(np.isfinite(losses)):
                 return self._diverged(losses, last_good)
@@ -364,7 +375,7 @@ class _Loop:
         logs = {"loss": losses[-1]}
         measured = epoch % self.every == 0 or epoch == hp.epochs or bool(self.callbacks)
         if measured:
-            logs.update(_measure(self.model, self.trainer, hp, self.sets, monitor))
+            logs.update(_measure(self.model, self.engine, hp, self.sets, monitor))
             history["epoch"].append(epoch)
             history["loss"].append(float(np.mean(losses)))
             history["seconds"].append(seconds)
@@ -378,8 +389,7 @@ class _Loop:
             shown = " - ".join(f"{k}: {logs[k]:.4f}" for k in ("loss", *monitor))
             self.progress.epoch_done(epoch, seconds, shown)
         if self.checkpoint is not None:
-            finished = epoch >= hp.epochs or self.model.stop_training
-            self.checkpoint.save(self.model, self.trainer, self.callbacks, epoch, history, finished=finished)
+            self._save(finished=epoch >= hp.epochs or self.model.stop_training)
 
 
 def _measure(model, trainer, hp, sets, monitor):
