@@ -107,13 +107,13 @@ class Session:
         """Tells the progress line how many trainings the run will take (best-of-N, members)."""
         self.progress.plan(trainings)
 
-    def training_set(self):
-        """The training images: the book's 50,000, or the expanded 250,000 (uint8)."""
+    def training_set(self, size):
+        """The first `size` training images: of the book's 50,000, or of the expanded 250,000 (uint8)."""
         if self.recipe.expanded:
             from nndl_keras.data import expanded_training
 
-            return expanded_training(self.data)  # built once per process (runner.run), then shared
-        return self.data.training
+            return expanded_training(self.data, size=size)  # built once per process (runner.run), then shared
+        return self.data.training.take(size)
 
     def say(self, *args):
         if self.verbose:
@@ -143,7 +143,7 @@ class Session:
             callbacks = own + list(self.callbacks)
         self.trainings += 1
         keras.utils.set_random_seed(seed)
-        training = self.training_set().take(hp.train_size)
+        training = self.training_set(hp.train_size)
         with self.placement.scope():
             return self._train(hp, seed, training, monitor, evaluate_every, callbacks, label)
 
@@ -171,7 +171,7 @@ class Session:
         for seed in seeds:
             keras.utils.set_random_seed(seed)
             models.append(self.recipe.build(hp))
-        training = self.training_set().take(hp.train_size)
+        training = self.training_set(hp.train_size)
         engine = StackedJaxSGD(models, training.x, training.y, hp.batch_size, seeds, reshuffle=self.recipe.reshuffle)
         checkpoint, state = self._checkpoint(hp, seeds=list(seeds), engine=engine.name)
         devices = len(engine.devices_used)
