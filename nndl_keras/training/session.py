@@ -8,6 +8,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from nndl_keras.models.feedforward import l2_regularizer
 from nndl_keras.training.checkpoints import Checkpoint
 from nndl_keras.training.engines import make_engine
 from nndl_keras.training.progress import Progress
@@ -33,15 +34,14 @@ def accuracy(probabilities_or_labels, labels):
 
 
 def book_cost(model, hp, probabilities, labels):
-    """network2's `total_cost`: mean cost over the set plus ½(λ/N)Σ‖w‖², N the set's size.
-
-    The book divides the L2 term by the size of the set evaluated, not of the
-    training set (EXPERIMENTS.md, note 10); that changes the reported cost only.
+    """The cost of a set as the recipe's book program reports it: the mean cost over
+    the set plus the L2 term of `hp.l2`'s program (network2's `total_cost`, or
+    network3's per-mini-batch term; see `Network2L2.book_cost`, `Network3L2.book_cost`).
     """
     cost = float(model.loss(labels, probabilities))
-    if hp.lmbda:
-        squares = sum(float(np.sum(np.square(layer.kernel))) for layer in model.layers if hasattr(layer, "kernel"))
-        cost += 0.5 * hp.lmbda / len(labels) * squares
+    regularizer = l2_regularizer(hp)
+    if regularizer is not None:
+        cost += regularizer.book_cost(model, len(labels))
     return cost
 
 
