@@ -422,6 +422,8 @@ def summarize(recipe, hp, history):
 def _verdict(metrics):
     if metrics.get("diverged"):
         return f"  diverged at epoch {metrics['diverged']['epoch']} (cost {metrics['diverged']['cost']}); kept the model before it"
+    if metrics.get("headline"):  # a recipe that measures something other than an accuracy says what
+        return f"  {metrics['headline']}"
     if metrics.get("measured_accuracy") is None:
         return "  done"
     measured = f"{100 * metrics['measured_accuracy']:.2f}%"
