@@ -7,7 +7,9 @@ generator's state before the epoch), so it loses about half a second. Each
 training of a run has its own folder under `<output_dir>/checkpoints/` holding:
 
 - `variables-<epoch>.npz`: every variable of the model (weights, the dropout
-  layers' seed-generator states) and of its optimizer (iteration count, η);
+  layers' seed-generator states) and of its optimizer (iteration count, η),
+  each under its path (less the names Keras numbers per process, see `_keys`),
+  so that a restore matches each variable by name, never by position;
 - `state.json`: the epoch reached, the history so far, the engine's shuffling
   RNG, the state of callbacks that keep one (theirs by `get_state`/`set_state`,
   Keras's `EarlyStopping` and `ReduceLROnPlateau` by their counters; not
