@@ -27,7 +27,7 @@ def measure(method, data_dir, images):
     from nndl_keras.data import expanded_training, load_mnist
     from nndl_keras.training import make_engine
 
-    training = expanded_training(load_mnist(data_dir)).take(images)
+    training = expanded_training(load_mnist(data_dir), size=images)
     keras.utils.set_random_seed(0)
     model = recipes.create_model("ch6-dropout")
     if method == "fit":

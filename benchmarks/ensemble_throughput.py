@@ -78,8 +78,7 @@ def measure(method, args):
     import keras
 
     from nndl_keras import recipes
-    from nndl_keras.training.engines import FusedJaxSGD
-    from nndl_keras.training.stacked import StackedJaxSGD
+    from nndl_keras.training.engines import FusedJaxSGD, StackedJaxSGD
 
     x, y = training_images(args.data_dir, args.steps * BATCH)
     reshuffle = recipes.get("ch6-dropout").reshuffle

@@ -27,23 +27,52 @@ def learning_curve(history, path, title, book=None):
         title: the figure's title.
         book: the book's `BookResult`, drawn as a dashed line when it has a number.
     """
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True, height_ratios=(2, 1))
+    fig, top, bottom = _accuracy_and_cost(title)
     epochs = history["epoch"]
     top.plot(epochs, [100 * a for a in history["validation_accuracy"]], label="validation")
     top.plot(epochs, [100 * a for a in history["test_accuracy"]], label="test")
-    if book is not None and book.accuracy is not None:
-        top.axhline(100 * book.accuracy, color="gray", linestyle="--", label=f"book: {book.describe()}")
-    top.set_ylabel("accuracy (%)")
-    top.set_title(title)
-    top.grid(alpha=0.3)
-    top.legend(loc="lower right")
     bottom.plot(epochs, history["loss"], color="tab:red", label="mean over the epoch")
     if "training_cost" in history:
         bottom.plot(epochs, history["training_cost"], color="tab:purple", label="after the epoch")
         bottom.legend(fontsize="small")
+    return _finish_curves(fig, top, book, path)
+
+
+def learning_curves(histories, path, title, book=None):
+    """Several nets trained alike in one figure (an ensemble's members): each one's
+    test accuracy per epoch, a line per net, with its mean cost over each epoch below.
+
+    Args:
+        histories: `{label: history}`, each history as `learning_curve` takes it.
+        path: where to write the PNG.
+        title: the figure's title.
+        book: the book's `BookResult` (for an ensemble, the vote's), drawn dashed.
+    """
+    fig, top, bottom = _accuracy_and_cost(title)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (label, history) in enumerate(histories.items()):
+        color = colors[i % len(colors)]
+        top.plot(history["epoch"], [100 * a for a in history["test_accuracy"]], color=color, marker=".", label=f"{label}: test")
+        bottom.plot(history["epoch"], history["loss"], color=color, marker=".", label=label)
+    return _finish_curves(fig, top, book, path)
+
+
+def _accuracy_and_cost(title):
+    """A figure of accuracy (above) and training cost (below) against the epoch."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True, height_ratios=(2, 1))
+    top.set_ylabel("accuracy (%)")
+    top.set_title(title)
     bottom.set_ylabel("training cost")
     bottom.set_xlabel("epoch")
-    bottom.grid(alpha=0.3)
+    for ax in (top, bottom):
+        ax.grid(alpha=0.3)
+    return fig, top, bottom
+
+
+def _finish_curves(fig, top, book, path):
+    if book is not None and book.accuracy is not None:
+        top.axhline(100 * book.accuracy, color="gray", linestyle="--", label=f"book: {book.describe()}")
+    top.legend(loc="lower right", fontsize="small")
     return save_figure(fig, path)
 
 

@@ -181,7 +181,9 @@ class Recipe:
             configurations, a check of backpropagation, a network built by
             hand): `experiment(session) -> dict`, where `session.train(hp)`
             trains one configuration; the dict goes into `metrics.json`
-            (`history` and `measured_accuracy` as for a plain recipe).
+            (`history` and `measured_accuracy` as for a plain recipe), but
+            for `histories`, `{label: history}` of several nets trained alike
+            (an ensemble's members), which the learning curve draws a line each.
         expanded: train on the book's expanded set (250,000 images, chapter 6).
         reshuffle: reshuffle the training data every epoch, as network.py and
             network2.py do; network3 (chapter 6) keeps one order.

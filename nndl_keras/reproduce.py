@@ -100,6 +100,8 @@ def _row(recipe, epochs, metrics, seconds=None, skipped=None):
     }
     if "passed" in metrics:  # a recipe that checks a claim rather than measuring an accuracy
         row["passed"] = metrics["passed"]
+    if metrics.get("headline"):  # one that measures something else (ch5-speed's norms)
+        row["headline"] = metrics["headline"]
     if skipped:
         row["skipped"] = skipped
     return row
@@ -110,6 +112,8 @@ def _measured(row):
         return f"skipped: {row['skipped']}"
     if row["measured"] is None and "passed" in row:
         return "pass" if row["passed"] else "FAIL"
+    if row["measured"] is None and "headline" in row:
+        return row["headline"]
     return _percent(row["measured"])
 
 

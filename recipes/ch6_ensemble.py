@@ -86,6 +86,7 @@ def train_members(session):
     mean = VotingEnsemble(members, voting="mean").predict(session.data.test.x, batch_size=1000, verbose=0)
     result = tally(records, session.data.test, session.output_dir)
     result["mean_probability_test_accuracy"] = accuracy(mean, session.data.test.y)
+    result["histories"] = {f"member {r['member']}": r["history"] for r in records}  # the learning curve, a line each
     conv = [layer for layer in members[0].layers if layer.name.startswith("conv_")]
     for i, layer in enumerate(conv, start=1):
         plots.filters(session.output_dir / f"filters_layer{i}.png", f"Member 1: filters of conv layer {i}", np.asarray(layer.kernel))

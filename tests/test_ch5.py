@@ -33,9 +33,15 @@ def test_initial_norms_have_the_books_pattern_and_size(mnist):
 
 def test_speed_of_learning_recipe_writes_norms_and_the_book_curve(tmp_path, mnist_dir):
     out = tmp_path / "speed4"
-    result = run_cli("run", "ch5-speed-4", "--data-dir", mnist_dir, "--output-dir", out, "--quiet")
+    result = run_cli("run", "ch5-speed-4", "--data-dir", mnist_dir, "--output-dir", out)
     assert result.returncode == 0, result.stderr
     metrics = json.loads((out / "metrics.json").read_text())
+    # The headline is the norms it exists for, not its accuracy (10%, at chance).
+    (verdict,) = [line for line in result.stdout.splitlines() if line.startswith("  ‖δ^l‖ of hidden layers 1-4: ")]
+    assert verdict.strip() == metrics["headline"] and "after 500 epochs" in verdict, result.stdout
+    assert f"faster than the first (book: {metrics['book_final_last_over_first']:.0f}x)" in verdict
+    assert metrics["measured_accuracy"] is None and metrics["validation_accuracy"] is not None
+    assert "measured " not in result.stdout
     assert metrics["hyperparameters"]["batch_size"] == 1000 and metrics["epochs_run"] == 500
     rows = json.loads((out / "gradient_norms.json").read_text())["rows"]
     assert len(rows) == 501  # before training and after each of the 500 epochs

@@ -9,7 +9,7 @@ import pytest
 
 from helpers import kill_when, run_cli, run_python
 from nndl_keras import recipes
-from nndl_keras.data import expand, shifted_copies
+from nndl_keras.data import expand, expanded_training, shifted_copies
 from nndl_keras.layers import DIRECTIONS, shift_images
 from test_parts import book_shift
 
@@ -197,6 +197,17 @@ def test_an_even_ensemble_says_how_ties_go(tmp_path, mnist_dir):
                      "--data-dir", mnist_dir, "--output-dir", tmp_path / "even")
     assert result.returncode == 0, result.stderr
     assert "a tie goes to the class the earliest member voted for" in result.stdout
+    # A quick run expands only the images it trains on, and draws each member's learning curve.
+    assert "Expanded training set: 1,000 of 250,000 images" in result.stdout
+    assert (tmp_path / "even" / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_first_images_of_the_expanded_set_are_built_alone(mnist):
+    whole = expand(mnist.training, seed=3)
+    for size in (1, 4_999):
+        first = expand(mnist.training, seed=3, size=size)
+        assert np.array_equal(first.x, whole.x[:size]) and np.array_equal(first.y, whole.y[:size])
+    assert expanded_training(mnist, size=5_000).x.shape == (5_000, 784)
 
 
 @pytest.mark.slow

@@ -102,3 +102,59 @@ def test_a_stopped_call_resumes_to_the_same_numbers():
     assert engine.train_epochs(3) == pytest.approx(whole, rel=1e-6)
     for a, b in zip(model.get_weights(), expected):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_one_engine_a_module_and_the_public_names_where_they_were():
+    import nndl_keras.training as training
+    from nndl_keras.training import engines
+
+    classes = [engines.FitSGD, engines.FusedSGD, engines.FusedJaxSGD, engines.DistributedSGD, engines.StackedJaxSGD]
+    modules = {cls.__module__ for cls in classes}
+    assert len(modules) == len(classes) and all(m.startswith("nndl_keras.training.engines.") for m in modules)
+    assert training.FitSGD is engines.FitSGD and training.FusedSGD is engines.FusedSGD
+    assert training.make_engine is engines.make_engine
+    assert engines.make_engine.__module__ != engines.FitSGD.__module__
+
+
+@pytest.mark.parametrize("engine", ["fused", "fit", "distributed"])
+def test_every_engine_trains_on_and_predicts_uint8_pixels_as_scaled_floats(engine):
+    # The expanded set is kept as uint8 and scaled by whichever engine takes it.
+    rng = np.random.default_rng(5)
+    pixels = rng.integers(0, 256, size=(30, 20), dtype=np.uint8)
+    y = rng.integers(0, 4, size=30).astype(np.int32)
+    hp = Hyperparameters(layers=(20, 8, 4), cost="cross_entropy", init="default", eta=0.5, batch_size=10, train_size=30)
+    results = []
+    for x in (pixels, pixels.astype(np.float32) / 255):
+        keras.utils.set_random_seed(1)
+        model = feedforward(hp)
+        trainer = make_engine(model, x, y, hp.batch_size, seed=7, engine=engine)
+        results.append((trainer.train_epochs(2), trainer.predict(pixels), trainer.predict(x)))
+    (costs, from_pixels, _), (float_costs, _, from_floats) = results
+    assert costs == pytest.approx(float_costs, rel=1e-5)
+    np.testing.assert_allclose(from_pixels, from_floats, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("l2", ["network2", "network3"])
+def test_the_reported_cost_adds_the_l2_term_of_the_recipes_book_program(l2):
+    from nndl_keras.models import network3
+    from nndl_keras.regularizers import squared_weights
+    from nndl_keras.training.session import book_cost
+
+    hp = Hyperparameters(layers=(784, 20, 10), activation="relu", output_activation="softmax", cost="log_likelihood",
+                         init="network3", l2=l2, lmbda=0.1, batch_size=10, train_size=1000, options={"conv": [4]})
+    keras.utils.set_random_seed(0)
+    model = network3(hp)
+    rng = np.random.default_rng(0)
+    x, y = rng.random((50, 784)).astype(np.float32), rng.integers(0, 10, 50)
+    model.get_layer("softmax").kernel.assign(rng.normal(size=(20, 10)))  # network3 starts it at zero
+    outputs = model.predict(x, verbose=0)
+    term = book_cost(model, hp, outputs, y) - float(model.loss(y, outputs))
+    squares = squared_weights(model)  # conv, fully connected and softmax weights
+    if l2 == "network3":
+        # network3.py: 0.5 * lmbda * l2_norm_squared / num_training_batches, as the
+        # term it trains on, which Keras adds to each mini-batch's cost.
+        assert term == pytest.approx(0.5 * hp.lmbda * squares / (hp.train_size / hp.batch_size), rel=1e-5)
+        assert term == pytest.approx(float(sum(model.losses)), rel=1e-5)
+    else:  # network2's total_cost: lambda/(2 * the size of the set evaluated)
+        assert term == pytest.approx(0.5 * hp.lmbda / len(y) * squares, rel=1e-5)
+    assert squares > float(np.sum(np.square(model.get_layer("softmax").kernel.numpy())))  # not the softmax alone

@@ -140,6 +140,22 @@ def test_network3_l2_is_network2_l2_with_lambda_times_m():
     assert float(network3(w)) == pytest.approx(float(network2(w)), rel=1e-12)
 
 
+def test_the_l2_sum_finds_the_kernels_of_nested_layers_and_models_not_biases():
+    from nndl_keras.layers import ConvPool2D
+
+    inner = keras.Sequential([keras.Input((144,)), keras.layers.Dense(5, name="inner_dense")], name="inner")
+    model = keras.Sequential([
+        keras.Input((6, 6, 1)), ConvPool2D(4, kernel_size=3, pool_size=2, name="conv"), keras.layers.Flatten(),
+        keras.layers.Reshape((16,)), keras.layers.Dense(144, name="fc"), inner, keras.layers.Dense(3, name="out"),
+    ])
+    kernels = [model.get_layer("conv").kernel, model.get_layer("fc").kernel, inner.get_layer("inner_dense").kernel,
+               model.get_layer("out").kernel]
+    expected = sum(float(np.sum(np.square(k.numpy()))) for k in kernels)
+    assert regularizers.squared_weights(model) == pytest.approx(expected, rel=1e-6)
+    everything = sum(float(np.sum(np.square(v.numpy()))) for v in model.trainable_variables)
+    assert regularizers.squared_weights(model) < everything  # the biases (N(0, 1) in conv) are not in it
+
+
 def test_sgd_with_network2_l2_decays_weights_by_1_minus_eta_lambda_over_n():
     """Equation 93: with a zero data gradient one step is w ← (1 − ηλ/n) w, biases untouched."""
     eta, lmbda, n = 0.5, 5.0, 1000

@@ -156,3 +156,75 @@ def test_a_checkpoint_restores_variables_rngs_and_callback_counts(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "variables-2.npz"]
     with pytest.raises(NNDLError, match="other settings"):
         Checkpoint(tmp_path, {"recipe": "another"}).load()
+
+
+def _two_branches(first, extra=False):
+    """A net with branches `a` and `b` of the same shapes, made and called in the order `first` gives."""
+    import keras
+
+    inputs = keras.Input((4,))
+    branches = {name: keras.layers.Dense(3, name=name) for name in first}
+    hidden = {name: branches[name](inputs) for name in first}
+    joined = keras.layers.Concatenate()([hidden[name] for name in first])
+    if extra:
+        joined = keras.layers.Dense(6, name="extra")(joined)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="out")(joined))
+    model.compile(keras.optimizers.SGD(0.1, momentum=0.5), "mse")
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
+def test_a_checkpoint_restores_each_variable_by_its_path_in_any_order(tmp_path):
+    import keras
+    import numpy as np
+    import pytest
+
+    from nndl_keras.errors import NNDLError
+    from nndl_keras.training.checkpoints import Checkpoint
+    from nndl_keras.training.engines import make_engine
+
+    x, y = np.random.default_rng(0).random((10, 4)).astype("float32"), np.zeros((10, 2), "float32")
+    keras.utils.set_random_seed(1)
+    saved_model = _two_branches("ab")
+    engine = make_engine(saved_model, x, y, 5, seed=2, engine="fit")
+    engine.train_epochs(1)
+    checkpoint = Checkpoint(tmp_path, {"recipe": "tiny"})
+    checkpoint.save(saved_model, engine, [], 1, {})
+    state = checkpoint.load()
+
+    keras.utils.set_random_seed(2)
+    other_order = _two_branches("ba")  # built later in this process: other names Keras numbers, too
+    assert [v.path for v in other_order.variables][:2] == ["b/kernel", "b/bias"]  # listed b first
+    checkpoint.restore(state, other_order, engine, [])
+    for name in ("a", "b", "out"):
+        for saved, restored in zip(saved_model.get_layer(name).weights, other_order.get_layer(name).weights):
+            np.testing.assert_array_equal(restored.numpy(), saved.numpy())
+    momentum = {v.path.split("/")[-1]: v.numpy() for v in other_order.optimizer.variables}
+    for v in saved_model.optimizer.variables:  # each slot follows its own weight
+        name = v.path.split("/")[-1].replace(saved_model.name, other_order.name)
+        np.testing.assert_array_equal(momentum[name], v.numpy())
+
+    with pytest.raises(NNDLError, match=r"has no extra/kernel \(extra/kernel\) for this model; start again with --overwrite"):
+        checkpoint.restore(state, _two_branches("ab", extra=True), engine, [])
+    extra = Checkpoint(tmp_path / "extra", {"recipe": "tiny"})
+    extra.save(_two_branches("ab", extra=True), engine, [], 1, {})
+    with pytest.raises(NNDLError, match="holds extra/bias, which this model does not have"):
+        extra.restore(extra.load(), _two_branches("ab"), engine, [])
+
+
+def test_a_checkpoint_saved_by_position_still_resumes(tmp_path):
+    import keras
+    import numpy as np
+
+    from nndl_keras.training.checkpoints import Checkpoint
+    from nndl_keras.training.engines import make_engine
+
+    model = _two_branches("ab")
+    engine = make_engine(model, np.zeros((10, 4), "float32"), np.zeros((10, 2), "float32"), 5, seed=2, engine="fit")
+    values = [np.full(v.shape, i, v.dtype) for i, v in enumerate([*model.variables, *model.optimizer.variables])]
+    np.savez(tmp_path / "variables-1.npz", **{f"v{i}": value for i, value in enumerate(values)})  # as 0.1.0 wrote them
+    state = {"settings": {}, "epoch": 1, "variables": "variables-1.npz", "rng": engine.rng_state(), "callbacks": []}
+    fresh = _two_branches("ab")
+    Checkpoint(tmp_path, {}).restore(state, fresh, engine, [])
+    for value, variable in zip(values, [*fresh.variables, *fresh.optimizer.variables]):
+        np.testing.assert_array_equal(variable.numpy(), value)

@@ -17,9 +17,7 @@ EIGHT_DEVICES = {**JAX, "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
 PRELUDE = """
 import json
 import keras, numpy as np
-from nndl_keras.training.engines import FusedJaxSGD
-from nndl_keras.training import stacked
-from nndl_keras.training.stacked import StackedJaxSGD
+from nndl_keras.training.engines import FusedJaxSGD, StackedJaxSGD
 
 N, M = 997, 10
 
@@ -124,8 +122,7 @@ seeds = [7, 8]
 whole = StackedJaxSGD([build(s) for s in seeds], x, y, M, seeds)
 expected = whole.train_epochs(3)
 
-from nndl_keras.training import engines
-engines.CHUNK_SECONDS = 1e-9  # chunks of one step once timed: many places to stop
+StackedJaxSGD.chunk_seconds = 1e-9  # chunks of one step once timed: many places to stop
 models = [build(s) for s in seeds]
 engine = StackedJaxSGD(models, x, y, M, seeds)
 asked = []
@@ -168,7 +165,7 @@ print("ok")
 def test_refuses_other_backends_and_unlike_models():
     import keras
 
-    from nndl_keras.training.stacked import StackedJaxSGD
+    from nndl_keras.training.engines import StackedJaxSGD
 
     assert keras.backend.backend() == "tensorflow"
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])

@@ -2,5 +2,6 @@
 
 from nndl_keras.regularizers.network2_l2 import Network2L2
 from nndl_keras.regularizers.network3_l2 import Network3L2
+from nndl_keras.regularizers.weights import squared_weights
 
-__all__ = ["Network2L2", "Network3L2"]
+__all__ = ["Network2L2", "Network3L2", "squared_weights"]

@@ -1,5 +1,7 @@
 import keras
 
+from nndl_keras.regularizers.weights import squared_weights
+
 
 @keras.saving.register_keras_serializable(package="nndl_keras")
 class Network2L2(keras.regularizers.L2):
@@ -28,6 +30,12 @@ class Network2L2(keras.regularizers.L2):
         self.lmbda = float(lmbda)
         self.n = int(n)
         super().__init__(l2=self.lmbda / (2.0 * self.n))
+
+    def book_cost(self, model, set_size):
+        """The L2 term of network2's `total_cost` for a set of `set_size` examples:
+        λ/(2·set_size) Σw², the book dividing by the size of the set it evaluates,
+        not the training set's (which changes the reported cost only)."""
+        return 0.5 * self.lmbda / set_size * squared_weights(model)
 
     def get_config(self):
         return {"lmbda": self.lmbda, "n": self.n}

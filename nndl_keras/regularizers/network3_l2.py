@@ -1,5 +1,7 @@
 import keras
 
+from nndl_keras.regularizers.weights import squared_weights
+
 
 @keras.saving.register_keras_serializable(package="nndl_keras")
 class Network3L2(keras.regularizers.L2):
@@ -30,6 +32,11 @@ class Network3L2(keras.regularizers.L2):
         self.n = int(n)
         self.batch_size = int(batch_size)
         super().__init__(l2=self.lmbda * self.batch_size / (2.0 * self.n))
+
+    def book_cost(self, model, set_size):
+        """network3's L2 term, 0.5·λ·Σw² / num_training_batches, whatever the set
+        (`set_size` is not used: network3 divides by the training set's n/m)."""
+        return 0.5 * self.lmbda * squared_weights(model) / (self.n / self.batch_size)
 
     def get_config(self):
         return {"lmbda": self.lmbda, "n": self.n, "batch_size": self.batch_size}

@@ -7,7 +7,9 @@ generator's state before the epoch), so it loses about half a second. Each
 training of a run has its own folder under `<output_dir>/checkpoints/` holding:
 
 - `variables-<epoch>.npz`: every variable of the model (weights, the dropout
-  layers' seed-generator states) and of its optimizer (iteration count, η);
+  layers' seed-generator states) and of its optimizer (iteration count, η),
+  each under its path (less the names Keras numbers per process, see `_keys`),
+  so that a restore matches each variable by name, never by position;
 - `state.json`: the epoch reached, the history so far, the engine's shuffling
   RNG, the state of callbacks that keep one (theirs by `get_state`/`set_state`,
   Keras's `EarlyStopping` and `ReduceLROnPlateau` by their counters; not
@@ -21,6 +23,7 @@ need their own because an epoch there is one compiled call, not a `fit`.
 """
 
 import json
+import re
 from pathlib import Path
 
 import keras
@@ -62,17 +65,65 @@ def _plain(value):
 
 
 def _variables(model):
-    """The model's variables, then its optimizer's (once each, in a fixed order);
-    for a list of models (an ensemble trained stacked), each model's in turn."""
+    """The model's variables, then its optimizer's (once each), keyed by path (see `_keys`);
+    for a list of models (an ensemble trained stacked), member k's under `member<k>/`."""
     if isinstance(model, (list, tuple)):
-        return [v for one in model for v in _variables(one)]
-    seen, found = set(), []
+        return {f"member{k}/{key}": v for k, one in enumerate(model) for key, v in _variables(one).items()}
+    own = list({id(v): v for v in model.variables}.values())
     optimizer = getattr(model, "optimizer", None)
-    for variable in [*model.variables, *(optimizer.variables if optimizer is not None else [])]:
-        if id(variable) not in seen:
-            seen.add(id(variable))
-            found.append(variable)
+    slots = [v for v in (optimizer.variables if optimizer is not None else []) if id(v) not in {id(w) for w in own}]
+    keys = _keys(model, [v.path for v in own])
+    found = dict(zip(keys, own))
+    for variable in slots:
+        found[_optimizer_key(variable.path, own, keys)] = variable
     return found
+
+
+def _keys(model, paths):
+    """Each of the model's `variable.path`s, less what Keras numbers afresh in every process.
+
+    A resumed run rebuilds its models in a new process (or, under `reproduce`,
+    after other recipes), where the names Keras makes up for unnamed objects
+    (`sequential_3`, `seed_generator_7`, `dense_4`) carry other numbers. So the
+    model's own name becomes `model`, and a made-up name (a class's name in
+    snake case, with or without `_<n>`) becomes `<name>#<rank>`, its rank among
+    the model's names of that class by number: the order in which they were
+    made, the same in every process. Names given (`hidden_1`, `conv_2`) stay.
+    """
+    made_up = {"seed_generator"} | {_snake_case(type(layer).__name__) for layer in _layers(model)}
+    parts = [path.split("/") for path in paths]
+    numbered = {}
+    for name in {name for path in parts for name in path[1:]} | {path[0] for path in parts if path[0] != model.name}:
+        stem, number = re.fullmatch(r"(.+?)(?:_(\d+))?", name).groups()
+        if stem in made_up:
+            numbered.setdefault(stem, []).append((int(number or 0), name))
+    ranks = {name: f"{stem}#{rank}" for stem, names in numbered.items() for rank, (_, name) in enumerate(sorted(names))}
+    ranks[model.name] = "model"
+    return ["/".join(ranks.get(name, name) for name in path) for path in parts]
+
+
+def _optimizer_key(path, own, keys):
+    """`optimizer/<the model variable's key>/<slot>` for a slot Keras names after the
+    variable it follows (`<its path with _ for />_momentum`), else `optimizer/<name>`."""
+    name = path.split("/")[-1]
+    follows = [(len(v.path), key) for v, key in zip(own, keys) if name.startswith(v.path.replace("/", "_") + "_")]
+    if not follows:
+        return f"optimizer/{name}"
+    length, key = max(follows)
+    return f"optimizer/{key}/{name[length + 1 :]}"
+
+
+def _layers(model):
+    """The model's layers and those of the models nested in it."""
+    for layer in getattr(model, "layers", ()):
+        yield layer
+        yield from _layers(layer)
+
+
+def _snake_case(name):
+    """A class's name as Keras makes a default name of it (`Network3Dropout`: `network3_dropout`)."""
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", re.sub(r"\W+", "", name))
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 class Checkpoint:
@@ -103,18 +154,10 @@ class Checkpoint:
         return state
 
     def restore(self, state, model, engine, callbacks):
-        """Puts the saved variables, shuffling RNG and callback states back."""
-        path = self.folder / state["variables"]
-        try:
-            with np.load(path) as saved:
-                values = [saved[f"v{i}"] for i in range(len(saved.files))]
-        except (OSError, ValueError, KeyError) as e:
-            raise NNDLError(f"cannot read checkpoint {path}: {e}") from None
+        """Puts the saved variables (matched by path), shuffling RNG and callback states back."""
         variables = _variables(model)
-        if len(values) != len(variables) or any(tuple(v.shape) != w.shape for v, w in zip(variables, values)):
-            raise NNDLError(f"the checkpoint in {self.folder} does not fit this model; start again with --overwrite")
-        for variable, value in zip(variables, values):
-            variable.assign(value)
+        for key, value in self._values(state, variables).items():
+            variables[key].assign(value)
         engine.set_rng_state(state["rng"])
         for callback, saved in zip(callbacks, state["callbacks"]):
             if saved is not None:
@@ -122,12 +165,39 @@ class Checkpoint:
         if state.get("position") is not None:
             engine.set_position(state["position"])
 
+    def _values(self, state, variables):
+        """The saved values by key, checked against `variables`: a variable that one side
+        lacks, or of another shape, is refused in one line that names it."""
+        path = self.folder / state["variables"]
+        try:
+            with np.load(path) as saved:
+                values = {key: saved[key] for key in saved.files}
+        except (OSError, ValueError, KeyError) as e:
+            raise NNDLError(f"cannot read checkpoint {path}: {e}") from None
+        again = "; start again with --overwrite"
+        if values and all(re.fullmatch(r"v\d+", key) for key in values):  # an older checkpoint: by position
+            if len(values) != len(variables):
+                raise NNDLError(f"the checkpoint in {self.folder} (variables by position) does not fit this model{again}")
+            values = dict(zip(variables, (values[f"v{i}"] for i in range(len(values)))))
+        for key, variable in variables.items():
+            if key not in values:
+                raise NNDLError(f"the checkpoint in {self.folder} has no {key} ({variable.path}) for this model{again}")
+            if tuple(variable.shape) != values[key].shape:
+                raise NNDLError(
+                    f"the checkpoint in {self.folder} holds {key} of shape {values[key].shape}, "
+                    f"this model's is {tuple(variable.shape)}{again}"
+                )
+        extra = sorted(set(values) - set(variables))
+        if extra:
+            raise NNDLError(f"the checkpoint in {self.folder} holds {extra[0]}, which this model does not have{again}")
+        return values
+
     def save(self, model, engine, callbacks, epoch, history, finished=False, position=None):
         """Saves the state after `epoch` completed epochs (atomically, state last);
         with `position` (a stopped engine's), the state inside the next epoch."""
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"variables-{epoch}.npz"
-        values = {f"v{i}": v.numpy() for i, v in enumerate(_variables(model))}
+        values = {key: v.numpy() for key, v in _variables(model).items()}
 
         def write(tmp):
             with open(tmp, "wb") as f:

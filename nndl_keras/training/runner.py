@@ -27,6 +27,7 @@ import numpy as np
 
 from nndl_keras import __version__
 from nndl_keras.data import expanded_training, load_mnist
+from nndl_keras.data.expand import COPIES
 from nndl_keras.errors import Interrupted, NNDLError, RecipeError
 from nndl_keras.training import devices, outputs
 from nndl_keras.training.provenance import provenance
@@ -157,6 +158,7 @@ def run(
             session.say(f"  output: {out}")
             # 4. Train.
             trained, history, engine_name, extra = _train(session, call["runs"])
+            nets = extra.pop("histories", None)  # an experiment's several nets trained alike (an ensemble)
             # 5. Write: metrics, model, learning curve; the checkpoints go.
             metrics = _metrics(recipe, hp, history, extra, trained, out)
             metrics.setdefault("seed", call["seed"])
@@ -170,7 +172,7 @@ def run(
                 provenance=provenance(),
             )
             model = trained.model if trained is not None else None
-            _write(recipe, out, model, history, metrics)
+            _write(recipe, out, model, history, metrics, nets)
             session.say(_verdict(metrics))
             session.say(f"  wrote {out}")
             return RunResult(metrics=metrics, output_dir=out, model=model)
@@ -257,16 +259,19 @@ def _place(recipe, hp, call, placement, user_chose_device):
 def _load(recipe, hp, data_dir, allow_unverified, verbose):
     """MNIST (and the expanded set a chapter-6 recipe trains on), checked against the train size."""
     data = load_mnist(data_dir, verify=not allow_unverified)
-    if recipe.expanded:
-        tick = time.perf_counter()
-        available = len(expanded_training(data))
-        if verbose:
-            print(f"Expanded training set: {available:,} images (uint8), built in {time.perf_counter() - tick:.1f} s", flush=True)
-    else:
-        available = len(data.training)
+    available = len(data.training) * (COPIES if recipe.expanded else 1)
     if hp.train_size > available:
         kind = "expanded training images" if recipe.expanded else "training images"
         raise NNDLError(f"train size {hp.train_size} exceeds the {available} {kind}")
+    if recipe.expanded:  # only the images trained on: a quick run on 5,000 builds 5,000
+        tick = time.perf_counter()
+        expanded_training(data, size=hp.train_size)  # kept for the session's trainings
+        if verbose:
+            print(
+                f"Expanded training set: {hp.train_size:,} of {available:,} images (uint8), "
+                f"built in {time.perf_counter() - tick:.1f} s",
+                flush=True,
+            )
     return data
 
 
@@ -299,14 +304,23 @@ def _metrics(recipe, hp, history, extra, trained, out):
     return metrics
 
 
-def _write(recipe, out, model, history, metrics):
-    """The run's files (each atomically); metrics.json last, then the checkpoints go."""
+def _write(recipe, out, model, history, metrics, nets=None):
+    """The run's files (each atomically); metrics.json last, then the checkpoints go.
+
+    The learning curve is one net's (`history`), or, for an experiment that
+    trains several alike (`nets`, `{label: history}`: an ensemble), a line per net.
+    """
     if model is not None:
         outputs.save_model(model, out / MODEL_FILE)
+    title = f"{recipe.name}: {recipe.description}"
     if recipe.baseline is None and history and "validation_accuracy" in history and "test_accuracy" in history:
         from nndl_keras import plots
 
-        plots.learning_curve(history, out / CURVE_FILE, title=f"{recipe.name}: {recipe.description}", book=recipe.book)
+        plots.learning_curve(history, out / CURVE_FILE, title=title, book=recipe.book)
+    elif nets and all("test_accuracy" in net for net in nets.values()):
+        from nndl_keras import plots
+
+        plots.learning_curves(nets, out / CURVE_FILE, title=title, book=recipe.book)
     outputs.write_json(out / outputs.METRICS_FILE, metrics)
     shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # finished: nothing left to resume
 
@@ -408,6 +422,8 @@ def summarize(recipe, hp, history):
 def _verdict(metrics):
     if metrics.get("diverged"):
         return f"  diverged at epoch {metrics['diverged']['epoch']} (cost {metrics['diverged']['cost']}); kept the model before it"
+    if metrics.get("headline"):  # a recipe that measures something other than an accuracy says what
+        return f"  {metrics['headline']}"
     if metrics.get("measured_accuracy") is None:
         return "  done"
     measured = f"{100 * metrics['measured_accuracy']:.2f}%"

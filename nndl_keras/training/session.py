@@ -8,6 +8,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from nndl_keras.models.feedforward import l2_regularizer
 from nndl_keras.training.checkpoints import Checkpoint
 from nndl_keras.training.engines import make_engine
 from nndl_keras.training.progress import Progress
@@ -33,15 +34,14 @@ def accuracy(probabilities_or_labels, labels):
 
 
 def book_cost(model, hp, probabilities, labels):
-    """network2's `total_cost`: mean cost over the set plus ½(λ/N)Σ‖w‖², N the set's size.
-
-    The book divides the L2 term by the size of the set evaluated, not of the
-    training set (EXPERIMENTS.md, note 10); that changes the reported cost only.
+    """The cost of a set as the recipe's book program reports it: the mean cost over
+    the set plus the L2 term of `hp.l2`'s program (network2's `total_cost`, or
+    network3's per-mini-batch term; see `Network2L2.book_cost`, `Network3L2.book_cost`).
     """
     cost = float(model.loss(labels, probabilities))
-    if hp.lmbda:
-        squares = sum(float(np.sum(np.square(layer.kernel))) for layer in model.layers if hasattr(layer, "kernel"))
-        cost += 0.5 * hp.lmbda / len(labels) * squares
+    regularizer = l2_regularizer(hp)
+    if regularizer is not None:
+        cost += regularizer.book_cost(model, len(labels))
     return cost
 
 
@@ -107,13 +107,13 @@ class Session:
         """Tells the progress line how many trainings the run will take (best-of-N, members)."""
         self.progress.plan(trainings)
 
-    def training_set(self):
-        """The training images: the book's 50,000, or the expanded 250,000 (uint8)."""
+    def training_set(self, size):
+        """The first `size` training images: of the book's 50,000, or of the expanded 250,000 (uint8)."""
         if self.recipe.expanded:
             from nndl_keras.data import expanded_training
 
-            return expanded_training(self.data)  # built once per process (runner.run), then shared
-        return self.data.training
+            return expanded_training(self.data, size=size)  # built once per process (runner.run), then shared
+        return self.data.training.take(size)
 
     def say(self, *args):
         if self.verbose:
@@ -143,7 +143,7 @@ class Session:
             callbacks = own + list(self.callbacks)
         self.trainings += 1
         keras.utils.set_random_seed(seed)
-        training = self.training_set().take(hp.train_size)
+        training = self.training_set(hp.train_size)
         with self.placement.scope():
             return self._train(hp, seed, training, monitor, evaluate_every, callbacks, label)
 
@@ -163,7 +163,7 @@ class Session:
         Returns:
             A list of `Trained`, one per seed.
         """
-        from nndl_keras.training.stacked import StackedJaxSGD
+        from nndl_keras.training.engines import StackedJaxSGD
 
         hp, monitor = self.hp, tuple(self.recipe.monitor)
         self.trainings += 1
@@ -171,7 +171,7 @@ class Session:
         for seed in seeds:
             keras.utils.set_random_seed(seed)
             models.append(self.recipe.build(hp))
-        training = self.training_set().take(hp.train_size)
+        training = self.training_set(hp.train_size)
         engine = StackedJaxSGD(models, training.x, training.y, hp.batch_size, seeds, reshuffle=self.recipe.reshuffle)
         checkpoint, state = self._checkpoint(hp, seeds=list(seeds), engine=engine.name)
         devices = len(engine.devices_used)
@@ -220,45 +220,72 @@ class Session:
         return checkpoint, checkpoint.load() if self.resume else None
 
 
-class _StackedLoop:
+class _Epochs:
+    """What both loops share: the engine's epochs, stopped, saved and resumed the same way.
+
+    A loop has `engine`, `models` (a model, or a list trained stacked),
+    `callbacks`, `hp`, `checkpoint` (or None), `progress`, and the `epoch`
+    reached with its `history` (a list of histories when stacked).
+    """
+
+    def _train(self, epochs, stop):
+        """`engine.train_epochs(epochs)`; stopped between two chunks (Ctrl-C, SIGTERM), the
+        position inside the epoch is checkpointed, so that --resume loses seconds, not the
+        epoch, and `StopRequested` is raised with the signal that came."""
+        try:
+            return self.engine.train_epochs(epochs)
+        except StopRequested:
+            if self.checkpoint is not None:
+                self._save(position=self.engine.position)
+            raise StopRequested(stop.signum) from None
+
+    def _save(self, finished=False, position=None):
+        self.checkpoint.save(
+            self.models, self.engine, self.callbacks, self.epoch, self.history, finished=finished, position=position
+        )
+
+    def _restore(self, state):
+        """Puts a checkpoint's state back (after `on_train_begin`, which would reset it)."""
+        self.checkpoint.restore(state, self.models, self.engine, self.callbacks)
+        self.epoch, self.history = state["epoch"], state["history"]
+        within = state.get("position")
+        self.resumed_at = within["step"] if within else 0  # mini-batches into the next epoch
+        into = f", {within['step']:,} mini-batches into the next," if within else ""
+        self.progress.say(f"Resumed after epoch {self.epoch}/{self.hp.epochs}{into} from {self.checkpoint.folder}")
+
+
+class _StackedLoop(_Epochs):
     """The epochs of nets trained side by side: each one measured, all checkpointed together."""
 
     def __init__(self, engine, hp, checkpoint, progress):
-        self.engine, self.hp, self.checkpoint, self.progress = engine, hp, checkpoint, progress
+        self.engine, self.models, self.callbacks = engine, engine.models, []
+        self.hp, self.checkpoint, self.progress = hp, checkpoint, progress
 
     def run(self, data, monitor, state=None):
         engine, hp = self.engine, self.hp
-        histories = [{"epoch": [], "loss": [], "seconds": [], **{m: [] for m in monitor}} for _ in engine.models]
-        epoch = 0
+        self.history = [{"epoch": [], "loss": [], "seconds": [], **{m: [] for m in monitor}} for _ in engine.models]
+        self.epoch, self.resumed_at = 0, 0
         if state is not None:
-            self.checkpoint.restore(state, engine.models, engine, [])
-            epoch, histories = state["epoch"], state["history"]
-            self.progress.say(f"Resumed after epoch {epoch}/{hp.epochs} from {self.checkpoint.folder}")
-        position = (state or {}).get("position") or {}
-        self.progress.start_training(epoch, hp.epochs, -(-engine._n // hp.batch_size), position.get("step", 0))
+            self._restore(state)
+        self.progress.start_training(self.epoch, hp.epochs, -(-engine._n // hp.batch_size), self.resumed_at)
         with DeferredStop() as stop:
             engine.should_stop = stop.requested
-            while epoch < hp.epochs:
+            while self.epoch < hp.epochs:
                 tick = time.perf_counter()
-                try:
-                    (costs,) = engine.train_epochs(1)
-                except StopRequested:
-                    if self.checkpoint is not None:
-                        self._save(epoch, histories, position=engine.position)
-                    raise StopRequested(stop.signum) from None
+                (costs,) = self._train(1, stop)
                 seconds = time.perf_counter() - tick
-                epoch += 1
-                shown = self._measure(data, monitor, histories, epoch, costs, seconds)
-                self.progress.epoch_done(epoch, seconds, shown)
+                self.epoch += 1
+                shown = self._measure(data, monitor, costs, seconds)
+                self.progress.epoch_done(self.epoch, seconds, shown)
                 if self.checkpoint is not None:
-                    self._save(epoch, histories, finished=epoch >= hp.epochs)
+                    self._save(finished=self.epoch >= hp.epochs)
                 stop.check()
-        return histories
+        return self.history
 
-    def _measure(self, data, monitor, histories, epoch, costs, seconds):
-        sets = {"validation": data.validation, "test": data.test}
+    def _measure(self, data, monitor, costs, seconds):
+        histories, sets = self.history, {"validation": data.validation, "test": data.test}
         for history, cost in zip(histories, costs):
-            history["epoch"].append(epoch)
+            history["epoch"].append(self.epoch)
             history["loss"].append(cost)
             history["seconds"].append(seconds)
         for name, split in sets.items():
@@ -270,15 +297,13 @@ class _StackedLoop:
             f"{m}: " + " ".join(f"{h[m][-1]:.4f}" for h in histories) for m in ("loss", *monitor) if histories[0].get(m)
         )
 
-    def _save(self, epoch, histories, finished=False, position=None):
-        self.checkpoint.save(self.engine.models, self.engine, [], epoch, histories, finished=finished, position=position)
 
-
-class _Loop:
+class _Loop(_Epochs):
     """The epochs of one training: measurements, callbacks, checkpoints, divergence, stops."""
 
-    def __init__(self, trainer, hp, callbacks, checkpoint, progress):
-        self.trainer, self.model, self.hp = trainer, trainer.model, hp
+    def __init__(self, engine, hp, callbacks, checkpoint, progress):
+        self.engine, self.model, self.hp = engine, engine.model, hp
+        self.models = self.model  # what a checkpoint holds
         self.callbacks, self.checkpoint, self.progress = callbacks, checkpoint, progress
 
     def call(self, hook, *args):
@@ -295,9 +320,7 @@ class _Loop:
         the epoch is checkpointed, and `StopRequested` raised.
         """
         model, hp = self.model, self.hp
-        if training.x.dtype == np.uint8 and any(m.startswith("training_") for m in monitor):
-            # Expanded images are uint8; measure them in [0, 1] like the rest.
-            training = type(training)(training.x.astype(np.float32) / 255, training.y)
+        # The engines scale uint8 images (the expanded set) as they measure them.
         self.sets = {"training": training, "validation": data.validation, "test": data.test}
         self.monitor, self.every = monitor, every
         self.history = {"epoch": [], "loss": [], "seconds": [], **{m: [] for m in monitor}}
@@ -309,22 +332,14 @@ class _Loop:
         self.epoch, self.resumed_at = 0, 0
         if state is not None:  # after on_train_begin, which would reset what is restored
             self._restore(state)
-        deferred = DeferredStop() if self.trainer.interruptible else contextlib.nullcontext()
+            model.stop_training = state["finished"]
+        deferred = DeferredStop() if self.engine.interruptible else contextlib.nullcontext()
         with deferred as stop:
             if stop is not None:
-                self.trainer.should_stop = stop.requested
+                self.engine.should_stop = stop.requested
             diverged = self._epochs(stop)
         self.call("on_train_end")
         return self.history, diverged
-
-    def _restore(self, state):
-        self.checkpoint.restore(state, self.model, self.trainer, self.callbacks)
-        self.epoch, self.history = state["epoch"], state["history"]
-        self.model.stop_training = state["finished"]
-        within = state.get("position")
-        self.resumed_at = within["step"] if within else 0
-        into = f", {within['step']:,} mini-batches into the next," if within else ""
-        self.progress.say(f"Resumed after epoch {self.epoch}/{self.hp.epochs}{into} from {self.checkpoint.folder}")
 
     def _epochs(self, stop):
         model, hp = self.model, self.hp
@@ -336,12 +351,7 @@ class _Loop:
             last_good = [v.numpy() for v in model.variables]
             self.call("on_epoch_begin", self.epoch)
             tick = time.perf_counter()
-            try:
-                losses = self.trainer.train_epochs(chunk)
-            except StopRequested:
-                if self.checkpoint is not None:  # the position in the epoch, so that --resume loses seconds
-                    self.checkpoint.save(model, self.trainer, self.callbacks, self.epoch, self.history, position=self.trainer.position)
-                raise StopRequested(stop.signum) from None
+            losses = self._train(chunk, stop)
             seconds = (time.perf_counter() - tick) / chunk
             if not np.all(np.isfinite(losses)):
                 return self._diverged(losses, last_good)
@@ -367,7 +377,7 @@ class _Loop:
         logs = {"loss": losses[-1]}
         measured = epoch % self.every == 0 or epoch == hp.epochs or bool(self.callbacks)
         if measured:
-            logs.update(_measure(self.model, self.trainer, hp, self.sets, monitor))
+            logs.update(_measure(self.model, self.engine, hp, self.sets, monitor))
             history["epoch"].append(epoch)
             history["loss"].append(float(np.mean(losses)))
             history["seconds"].append(seconds)
@@ -381,8 +391,7 @@ class _Loop:
             shown = " - ".join(f"{k}: {logs[k]:.4f}" for k in ("loss", *monitor))
             self.progress.epoch_done(epoch, seconds, shown)
         if self.checkpoint is not None:
-            finished = epoch >= hp.epochs or self.model.stop_training
-            self.checkpoint.save(self.model, self.trainer, self.callbacks, epoch, history, finished=finished)
+            self._save(finished=epoch >= hp.epochs or self.model.stop_training)
 
 
 def _measure(model, trainer, hp, sets, monitor):

@@ -11,7 +11,7 @@ member ends where it would have ended trained alone (to float rounding).
 import keras
 import numpy as np
 
-from nndl_keras.training.engines import PREDICT_BATCH, _Engine
+from nndl_keras.training.engines.base import _Engine, predict_in_batches, scaled
 
 
 class StackedJaxSGD(_Engine):
@@ -86,7 +86,7 @@ class StackedJaxSGD(_Engine):
         models, seeds = list(models), list(seeds)
         if not models or len(models) != len(seeds):
             raise ValueError(f"StackedJaxSGD needs one seed per model: got {len(models)} models and {len(seeds)} seeds")
-        super().__init__(models[0], batch_size, seeds[0], reshuffle)
+        super().__init__(models[0], batch_size, None, reshuffle)  # its own generators: one per member
         self._jax, self.models, self._n = jax, models, len(y)
         self._rngs = [np.random.default_rng(seed) for seed in seeds]
         for model in models:
@@ -110,10 +110,8 @@ class StackedJaxSGD(_Engine):
         trainable, non_trainable, optimizer, metrics = state
         # Zeroed running means: the logged loss is this step's own (see FusedJaxSGD).
         metrics = [self._jax.numpy.zeros_like(v) for v in metrics]
-        batch_x = x[indices]
-        if batch_x.dtype == np.uint8:  # the expanded set, scaled as it is taken
-            batch_x = batch_x.astype(self.models[0].compute_dtype) / 255.0
-        logs, state = self.models[0].train_step((trainable, non_trainable, optimizer, metrics), (batch_x, y[indices]))
+        batch = scaled(x[indices], self.models[0].compute_dtype), y[indices]
+        logs, state = self.models[0].train_step((trainable, non_trainable, optimizer, metrics), batch)
         return state, logs["loss"]
 
     def _scan(self, state, batches, x, y):
@@ -172,13 +170,7 @@ class StackedJaxSGD(_Engine):
     def predict(self, x):
         """Each member's outputs for `x` (uint8 pixels are scaled): an array (M, len(x), outputs)."""
         trainable, non_trainable = self._stack(2)
-        outputs = []
-        for start in range(0, len(x), PREDICT_BATCH):
-            inputs = x[start : start + PREDICT_BATCH]
-            if inputs.dtype == np.uint8:
-                inputs = inputs.astype(np.float32) / 255.0
-            outputs.append(np.asarray(self._forward(trainable, non_trainable, inputs)))
-        return np.concatenate(outputs, axis=1)
+        return predict_in_batches(lambda inputs: self._forward(trainable, non_trainable, inputs), x, axis=1)
 
 
 def _check_alike(models):
