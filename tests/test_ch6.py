@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import kill_when, run_cli, run_python
+from helpers import run_cli, run_python
 from nndl_keras import recipes
 from nndl_keras.data import expand, expanded_training, shifted_copies
 from nndl_keras.layers import DIRECTIONS, shift_images

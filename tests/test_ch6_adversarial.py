@@ -3,7 +3,6 @@ and a saved model attacked again from its path."""
 
 import json
 
-import numpy as np
 import pytest
 from helpers import assert_one_line_error, run_cli
 
@@ -68,7 +67,7 @@ def test_it_writes_the_curve_the_table_the_digits_and_the_nets(adversarial_run):
         assert (out / png).read_bytes()[:4] == b"\x89PNG", png
     table = (out / "adversarial_accuracy.md").read_text()
     fgsm = metrics["nets"]["convolutional"]["fgsm_accuracy"]
-    assert f"| 0.2 | 51.00 |" in table and f"{100 * fgsm[-1]:.2f}%" in table
+    assert "| 0.2 | 51.00 |" in table and f"{100 * fgsm[-1]:.2f}%" in table
     assert "| convolutional | bim | " in table and "| fully_connected | fgsm | " in table
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["nets"] == metrics["nets"] and saved["hyperparameters"]["epochs"] == 1
