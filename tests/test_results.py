@@ -1,6 +1,8 @@
 """The README's chapter-6 and ensemble numbers are the ones their artifacts in docs/results record."""
 
+import fnmatch
 import json
+import re
 
 from helpers import REPO
 from nndl_keras.training.provenance import describe
@@ -173,3 +175,114 @@ def test_ch6_adversarial_one_epoch_is_its_record():
         flips = (f"| {name} | {found['fgsm']['classified_correctly']} | {quartiles['fgsm']} | {found['fgsm']['never_flipped']} | "
                  f"{quartiles['bim']} | {found['bim']['never_flipped']} |")
         assert flips in text, flips
+
+
+# The recipe tables: every measured number has a record (a JSON under docs/results naming
+# its recipe) and is one of that record's numbers, as the README rounds it.
+RECIPE_TABLES = ("### Chapters 1 and 2", "### Chapter 3", "### Chapters 4 and 5", "### Chapter 6")
+DECIMAL = re.compile(r"(?<![\w.])(\d[\d,]*\.\d+(?:e-?\d+)?)(%|x)?")
+DURATION = re.compile(r"(?<![\d.,])(?:(\d+) h )?(?:(\d+) min)?(?: ?(?<![\d.,])(\d+) s)?\b")
+
+
+def recipe_rows():
+    """(recipe names, measured cell) of each row of the README's recipe tables."""
+    section = None
+    for line in readme().splitlines():
+        if line.startswith("#"):
+            section = line if line.startswith(RECIPE_TABLES) else None
+        elif section and line.startswith("| `"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            names = re.findall(r"`([a-z0-9-]+)`", cells[0])
+            # "`ch5-depth-1` … `-4`": the recipes from ch5-depth-1 to ch5-depth-4
+            base = names[0].rsplit("-", 1)[0]
+            names = [base + n if n.startswith("-") else n for n in names]
+            yield names + [f"{base}-*"] if "…" in cells[0] else names, cells[-1]
+
+
+def records_by_recipe():
+    """Every JSON record under docs/results, by the recipe it names (reproduce tables by their rows')."""
+    found = {}
+    for path in RESULTS.rglob("*.json"):
+        record = load(path)
+        for entry in [record, *record.get("rows", [])]:
+            if isinstance(entry, dict) and "recipe" in entry:
+                found.setdefault(entry["recipe"], []).append(entry)
+    return found
+
+
+def numbers(obj, key=""):
+    """(key, value) of every number in a record, in its dicts and its short lists (not histories)."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from numbers(v, k)
+    elif isinstance(obj, list) and len(obj) <= 20:
+        for v in obj:
+            yield from numbers(v, key)
+    elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
+        yield key, obj
+
+
+def quoted_from(token, unit, values):
+    plain = token.replace(",", "")
+    if "e" in plain:  # 6.9e-12
+        return any(float(f"{v:.{len(plain.split('e')[0]) - 2}e}") == float(plain) for v in values)
+    digits = len(plain.split(".")[1])
+    scale = 100 if unit == "%" else 1
+    return any(f"{scale * v:.{digits}f}" == plain or (unit is None and f"{100 * v:.{digits}f}" == plain) for v in values)
+
+
+def durations_quoted(cell):
+    """Seconds of each time the cell quotes (`33 s`, `3 min 39 s`, `31 min`, `1 h 33 min`), with its rounding."""
+    for match in DURATION.finditer(re.sub(r"\[[^\]]*\]\([^)]*\)", "", cell)):
+        hours, minutes, seconds = (int(g) if g else None for g in match.groups())
+        if minutes is None and seconds is None:
+            continue
+        total = 3600 * (hours or 0) + 60 * (minutes or 0) + (seconds or 0)
+        yield match.group(0).strip(), total, 1 if seconds is not None else 60
+
+
+def test_every_measured_number_in_the_recipe_tables_is_its_records():
+    records = records_by_recipe()
+    checked = 0
+    for names, cell in recipe_rows():
+        text = re.sub(r"\]\([^)]*\)|`[^`]*`", "]", cell)  # link targets and code are not measurements
+        quoted = DECIMAL.findall(text)
+        times = list(durations_quoted(text))
+        if not quoted and not times:
+            continue
+        found = [r for recipe, rs in records.items() for r in rs if any(fnmatch.fnmatch(recipe, n) for n in names)]
+        assert found, f"{names}: the README quotes {cell!r} but docs/results holds no record of it"
+        values = [v for r in found for _, v in numbers(r)]
+        for token, unit in quoted:
+            assert quoted_from(token, unit or None, values), f"{names}: {token}{unit} is in no record of it"
+        seconds = [v for r in found for k, v in numbers(r) if "seconds" in k]
+        for shown, total, rounding in times:
+            assert any(abs(round(s / rounding) * rounding - total) < 1 for s in seconds), f"{names}: {shown} is in no record"
+        checked += 1
+    assert checked >= 10
+
+
+def test_the_chapter_3_reproduction_is_its_record():
+    record = load(RESULTS / "chapter-3" / "reproduce.json")
+    minutes = round(sum(row["seconds"] for row in record["rows"]) / 60)
+    assert record["command"].startswith("nndl-keras reproduce --chapter 3") and not record["commit"].endswith("+dirty")
+    assert f"all {len(record['rows'])} recipes in {minutes} min on a CPU shared with other work" in readme()
+
+
+def test_ch1_epoch_table_is_the_benchmark():
+    record = load(RESULTS / "ch1_epoch_cpu.json")
+    text = readme()
+    assert f"at load {record['machine']['load_average']:.1f}" in text and record["command"].startswith("python ch1_epoch.py")
+    for method, measured in record["results"].items():
+        ratio = "1.0x" if method == "runner" else f"{measured['runner_is_faster']:.1f}x faster"
+        assert f"| {measured['seconds_per_epoch']:.3f} | {ratio} | {measured['peak_rss_mib']:.0f} MiB |" in text, method
+
+
+def test_ch6_throughput_table_is_the_benchmark():
+    record = load(RESULTS / "ch6_throughput_cpu.json")
+    text = readme()
+    assert f"puts one at {record['member_minutes']:.0f} min" in text
+    assert f"at load\n{record['machine']['load_average']:.1f}, so the rates are low" in text
+    for measured in record["results"].values():
+        row = f"| {measured['images_per_second']:,.0f} | {measured['against_fit']:.2f}x | {measured['peak_rss_mib']:.0f} MiB |"
+        assert row in text, row
