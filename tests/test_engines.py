@@ -116,7 +116,10 @@ def test_one_engine_a_module_and_the_public_names_where_they_were():
     assert engines.make_engine.__module__ != engines.FitSGD.__module__
 
 
-@pytest.mark.parametrize("engine", ["fused", "fit", "distributed"])
+TF_ONLY = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute's engine: the runner refuses it elsewhere")
+
+
+@pytest.mark.parametrize("engine", ["fused", "fit", pytest.param("distributed", marks=TF_ONLY)])
 def test_every_engine_trains_on_and_predicts_uint8_pixels_as_scaled_floats(engine):
     # The expanded set is kept as uint8 and scaled by whichever engine takes it.
     rng = np.random.default_rng(5)

@@ -43,8 +43,8 @@ def book_batches(x, y, batch_size, drop_remainder):
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     data = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size, drop_remainder=drop_remainder)
-    if x.dtype == np.uint8:
-        data = data.map(lambda images, labels: (scaled(images), labels))
+    if x.dtype == np.uint8:  # tf.data runs TensorFlow ops whatever Keras's backend: scaled by tf
+        data = data.map(lambda images, labels: (tf.cast(images, tf.float32) / 255.0, labels))
     return data.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
