@@ -10,6 +10,9 @@ from nndl_keras.losses import LogLikelihoodCost
 
 GREY = 1 / 255
 
+# One worker trains the module's fixtures once (pytest-xdist's --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("adversarial")
+
 
 @pytest.fixture(scope="module")
 def softmax_net(mnist):

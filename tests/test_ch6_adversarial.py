@@ -10,6 +10,9 @@ from nndl_keras import recipes
 
 SHORT = dict(epochs=1, train_size=5000, fgsm_images=1000, bim_images=100, sample=10, epsilons=(0.0, 0.05, 0.1, 0.2))
 
+# One worker trains the module's fixtures once (pytest-xdist's --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("ch6_adversarial")
+
 
 @pytest.fixture(scope="module")
 def adversarial_run(tmp_path_factory, mnist_dir):
