@@ -180,7 +180,7 @@ def test_ch6_adversarial_one_epoch_is_its_record():
 # The recipe tables: every measured number has a record (a JSON under docs/results naming
 # its recipe) and is one of that record's numbers, as the README rounds it.
 RECIPE_TABLES = ("### Chapters 1 and 2", "### Chapter 3", "### Chapters 4 and 5", "### Chapter 6")
-DECIMAL = re.compile(r"(?<![\w.])(\d[\d,]*\.\d+(?:e-?\d+)?)(%|x)?")
+DECIMAL = re.compile(r"(?<![\w.])(\d[\d,]*\.\d+(?:e-?\d+)?)(%|x| points)?")
 DURATION = re.compile(r"(?<![\d.,])(?:(\d+) h )?(?:(\d+) min)?(?: ?(?<![\d.,])(\d+) s)?\b")
 
 
@@ -222,13 +222,25 @@ def numbers(obj, key=""):
         yield key, obj
 
 
-def quoted_from(token, unit, values):
+def points(record):
+    """Gaps in percentage points a record implies: its book difference, its largest gap from a book curve."""
+    if record.get("difference") is not None:
+        yield 100 * abs(record["difference"])
+    for key, measured in record.items():
+        book = record.get(f"book_{key}")
+        if key.endswith("_by_size") and isinstance(book, dict):
+            yield 100 * max(abs(measured[size] - book[size]) for size in measured)
+
+
+def quoted_from(token, unit, values, gaps=()):
+    """Whether a decimal of the README is one of a record's numbers as rounded: a percentage as
+    100 x a fraction, "N points" as one of the record's gaps, anything else as it is."""
     plain = token.replace(",", "")
     if "e" in plain:  # 6.9e-12
         return any(float(f"{v:.{len(plain.split('e')[0]) - 2}e}") == float(plain) for v in values)
     digits = len(plain.split(".")[1])
-    scale = 100 if unit == "%" else 1
-    return any(f"{scale * v:.{digits}f}" == plain or (unit is None and f"{100 * v:.{digits}f}" == plain) for v in values)
+    scale, candidates = {"%": (100, values), " points": (1, gaps)}.get(unit, (1, values))
+    return any(f"{scale * v:.{digits}f}" == plain for v in candidates)
 
 
 def durations_quoted(cell):
@@ -253,8 +265,9 @@ def test_every_measured_number_in_the_recipe_tables_is_its_records():
         found = [r for recipe, rs in records.items() for r in rs if any(fnmatch.fnmatch(recipe, n) for n in names)]
         assert found, f"{names}: the README quotes {cell!r} but docs/results holds no record of it"
         values = [v for r in found for _, v in numbers(r)]
+        gaps = [g for r in found for g in points(r)]
         for token, unit in quoted:
-            assert quoted_from(token, unit or None, values), f"{names}: {token}{unit} is in no record of it"
+            assert quoted_from(token, unit or None, values, gaps), f"{names}: {token}{unit} is in no record of it"
         seconds = [v for r in found for k, v in numbers(r) if "seconds" in k]
         for shown, total, rounding in times:
             assert any(abs(round(s / rounding) * rounding - total) < 1 for s in seconds), f"{names}: {shown} is in no record"
