@@ -10,6 +10,11 @@ from nndl_keras.recipe import Hyperparameters
 from nndl_keras.training import make_engine
 
 
+TF_ONLY = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute's engine: the runner refuses it elsewhere")
+# Every engine: tf.distribute's on TensorFlow (under its default strategy: one device).
+ENGINES = ["fused", "fit", pytest.param("distributed", marks=TF_ONLY)]
+
+
 def _problem(cost, lmbda):
     rng = np.random.default_rng(3)
     x = rng.random((25, 20)).astype(np.float32)
@@ -19,7 +24,7 @@ def _problem(cost, lmbda):
     return x, y, hp
 
 
-@pytest.mark.parametrize("engine", ["fused", "fit"])
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("cost, lmbda", [("quadratic", 0.0), ("cross_entropy", 2.0)])
 def test_two_epochs_match_the_books_update_rule(engine, cost, lmbda):
     x, y, hp = _problem(cost, lmbda)
@@ -40,13 +45,14 @@ def test_two_epochs_match_the_books_update_rule(engine, cost, lmbda):
 def test_engines_agree_and_report_the_mean_cost():
     x, y, hp = _problem("cross_entropy", 2.0)
     results = []
-    for engine in ("fused", "fit"):
+    for engine in ("fused", "fit", "distributed")[: 3 if keras.backend.backend() == "tensorflow" else 2]:
         keras.utils.set_random_seed(1)
         model = feedforward(hp)
         cost = make_engine(model, x, y, hp.batch_size, seed=7, engine=engine).train_epoch()
         results.append((cost, model.predict(x, verbose=0)))
-    assert results[0][0] == pytest.approx(results[1][0], rel=1e-4)
-    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-4, atol=1e-6)
+    for cost, outputs in results[1:]:
+        assert cost == pytest.approx(results[0][0], rel=1e-4)
+        np.testing.assert_allclose(outputs, results[0][1], rtol=1e-4, atol=1e-6)
 
 
 def test_unknown_engine():
@@ -55,37 +61,48 @@ def test_unknown_engine():
         make_engine(feedforward(hp), x, y, 10, seed=0, engine="warp")
 
 
-def _fresh(hp, x, y, seed=7):
+def _fresh(hp, x, y, seed=7, engine="fused"):
     keras.utils.set_random_seed(1)
     model = feedforward(hp.replace(dropout=0.5))  # dropout: its RNG state must carry over too
-    return model, make_engine(model, x, y, hp.batch_size, seed=seed, engine="fused")
+    return model, make_engine(model, x, y, hp.batch_size, seed=seed, engine=engine)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("train_size", [25, 30])  # with and without a smaller last mini-batch
-def test_chunks_of_any_length_give_the_same_steps(train_size):
+def test_chunks_of_any_length_give_the_same_steps(train_size, engine):
     x, y, hp = _problem("cross_entropy", 2.0)
     x, y, hp = x[:train_size], y[:train_size], hp.replace(train_size=train_size)
     results = []
     for chunk in (1, 2, 50):
-        model, engine = _fresh(hp, x, y)
-        engine._chunk, engine._tuned = chunk, True
-        results.append((engine.train_epochs(3), [w.copy() for w in model.get_weights()]))
+        model, trainer = _fresh(hp, x, y, engine=engine)
+        trainer._chunk, trainer._tuned = chunk, True
+        results.append((trainer.train_epochs(3), [w.copy() for w in model.get_weights()]))
     for costs, weights in results[1:]:
-        assert costs == results[0][0]
+        assert costs == pytest.approx(results[0][0], rel=1e-6)  # fit's means: summed in another order
         for a, b in zip(weights, results[0][1]):
             np.testing.assert_array_equal(a, b)
 
 
-def test_a_stopped_call_resumes_to_the_same_numbers():
+def test_a_tpus_static_shapes_drop_each_epochs_smaller_last_mini_batch():
+    x, y, hp = _problem("cross_entropy", 2.0)  # 25 examples in mini-batches of 10
+    trainer = make_engine(feedforward(hp), x, y, hp.batch_size, seed=7, engine="fit", static_shapes=True)
+    steps = []
+    trainer.progress = lambda done, total, rate: steps.append((done, total))
+    assert len(trainer.train_epochs(2)) == 2
+    assert steps[-1] == (4, 4)  # two mini-batches of 10 an epoch, the 5 left over dropped
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_stopped_call_resumes_to_the_same_numbers(engine):
     from nndl_keras.training.stopping import StopRequested
 
     x, y, hp = _problem("cross_entropy", 2.0)
-    model, engine = _fresh(hp, x, y)
+    model, engine = _fresh(hp, x, y, engine=engine)
     engine._chunk, engine._tuned = 1, True
     whole = engine.train_epochs(3)
     expected = [w.copy() for w in model.get_weights()]
 
-    model, engine = _fresh(hp, x, y)
+    model, engine = _fresh(hp, x, y, engine=engine.name)
     engine._chunk, engine._tuned = 1, True
     asked = iter(range(100))
     engine.should_stop = lambda: next(asked) == 4  # in the second epoch's first mini-batches
@@ -95,7 +112,7 @@ def test_a_stopped_call_resumes_to_the_same_numbers():
     assert position["step"] == 5 and len(position["losses"]) == 5
 
     # A new process: the same starting model, the saved variables, the position.
-    model, engine = _fresh(hp, x, y, seed=99)
+    model, engine = _fresh(hp, x, y, seed=99, engine=engine.name)
     for variable, value in zip(model.variables, saved):
         variable.assign(value)
     engine.set_position(position)
@@ -116,10 +133,7 @@ def test_one_engine_a_module_and_the_public_names_where_they_were():
     assert engines.make_engine.__module__ != engines.FitSGD.__module__
 
 
-TF_ONLY = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute's engine: the runner refuses it elsewhere")
-
-
-@pytest.mark.parametrize("engine", ["fused", "fit", pytest.param("distributed", marks=TF_ONLY)])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_every_engine_trains_on_and_predicts_uint8_pixels_as_scaled_floats(engine):
     # The expanded set is kept as uint8 and scaled by whichever engine takes it.
     rng = np.random.default_rng(5)

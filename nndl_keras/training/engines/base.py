@@ -35,14 +35,21 @@ def predict_in_batches(forward, x, axis=0):
     return np.concatenate(outputs, axis=axis)
 
 
-def book_batches(x, y, batch_size, drop_remainder):
-    """One epoch as a `tf.data` pipeline: consecutive mini-batches in the order given,
-    uint8 pixels scaled per mini-batch; sharded by data, never by file, when distributed."""
+def book_batches(x, y, batch_size, orders=None):
+    """Mini-batches as a `tf.data` pipeline: consecutive examples in the order given, or, with
+    `orders` (epochs, n), each epoch's examples in its order; uint8 pixels scaled per
+    mini-batch; sharded by data, never by file, when distributed."""
     import tensorflow as tf
 
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size, drop_remainder=drop_remainder)
+    if orders is None:
+        data = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
+    else:  # an epoch gathered at a time, as it is reached: one copy of the set in memory
+        x, y = tf.constant(x), tf.constant(y)
+        data = tf.data.Dataset.from_tensor_slices(np.asarray(orders)).flat_map(
+            lambda order: tf.data.Dataset.from_tensor_slices((tf.gather(x, order), tf.gather(y, order))).batch(batch_size)
+        )
     if x.dtype == np.uint8:  # tf.data runs TensorFlow ops whatever Keras's backend: scaled by tf
         data = data.map(lambda images, labels: (tf.cast(images, tf.float32) / 255.0, labels))
     return data.with_options(options).prefetch(tf.data.AUTOTUNE)
@@ -51,12 +58,13 @@ def book_batches(x, y, batch_size, drop_remainder):
 class _Engine:
     """What the engines share: the book's epoch order, and one epoch as a run of one.
 
-    The fused engines also share how an epoch runs: as a sequence of compiled
-    chunks of consecutive mini-batches, each about `chunk_seconds` long (the
-    length is timed on the first chunks; it does not change the numbers), so
-    that between two chunks the engine can report progress (`progress(done,
-    total, rate)`: steps of the current call, and the chunk's steps per second
-    unless it compiled) and stop when `should_stop()` says so.
+    Every engine here runs an epoch the same way: as a sequence of chunks of
+    consecutive mini-batches (compiled loops, or `fit` calls), each about
+    `chunk_seconds` long (the length is timed on the first chunks; it does not
+    change the numbers), so that between two chunks the engine can report
+    progress (`progress(done, total, rate)`: steps of the current call, and the
+    chunk's steps per second unless it compiled) and stop when `should_stop()`
+    says so.
     Stopped, it raises `StopRequested` with `position` saying where it was;
     `set_position(position)` on an engine holding the same weights makes the
     next `train_epochs` go on from there, to the same numbers.
@@ -66,7 +74,8 @@ class _Engine:
     overrides `_order`, `rng_state` and `set_rng_state`.
     """
 
-    interruptible = False  # whether an epoch runs in chunks that can stop between them
+    interruptible = True  # an epoch runs in chunks that can stop between them (False: an engine
+    # with a `train_epochs` of its own, stopped by KeyboardInterrupt wherever it is)
     chunk_seconds = 0.5  # how long a chunk should take: how often a Ctrl-C is looked at
 
     def __init__(self, model, batch_size, seed, reshuffle):
@@ -117,7 +126,7 @@ class _Engine:
         total = epochs * -(-n // self.batch_size)
         losses = [] if resume is None else [np.asarray(resume["losses"], np.float64)]
         start = 0 if resume is None else resume["step"]
-        self._begin()
+        self._begin(orders, start)
         for step, rows in self._chunks(orders, start):
             if step != start and self.should_stop():  # never before a call's first chunk
                 self._end()
@@ -183,8 +192,32 @@ class _Engine:
         per_epoch = losses.reshape(epochs, len(sizes), *losses.shape[1:])
         return (np.tensordot(per_epoch, sizes, axes=([1], [0])) / n).tolist()
 
-    def _begin(self):
-        """Before a call's first chunk (the JAX engines take the models' state)."""
+    def _begin(self, orders, step):
+        """Before a call's first chunk, which starts at global step `step` of `orders` (the JAX
+        engines take the models' state; tf.distribute's makes the call's dataset)."""
 
     def _end(self):
         """After a call's last chunk, or when it stops (the JAX engines put the state back)."""
+
+
+class _FromArrays(_Engine):
+    """Engines that hand each chunk's mini-batches to Keras from the NumPy arrays (fit, distributed).
+
+    `static_shapes` (TPUs) drops each epoch's smaller last mini-batch, as
+    tf.data's `drop_remainder` does, so that every step has the same shape.
+    """
+
+    def __init__(self, model, x, y, batch_size, seed, reshuffle, static_shapes):
+        super().__init__(model, batch_size, seed, reshuffle)
+        self.x, self.y = x, y
+        full = len(y) - len(y) % batch_size
+        self._n = full if static_shapes and full else len(y)
+
+    def _order(self, n):
+        """This epoch's order of all the examples, of which the first `n` are trained on."""
+        return super()._order(len(self.y))[:n]
+
+    def _chunk_data(self, rows):
+        """The chunk's examples (x, y), in order, and its mini-batch size."""
+        indices = rows.reshape(-1)
+        return self.x[indices], self.y[indices], rows.shape[-1]

@@ -1,16 +1,22 @@
 """`DistributedSGD`: Keras's `train_step` under a `tf.distribute` strategy."""
 
-from nndl_keras.training.engines.base import _Engine, book_batches, predict_in_batches, scaled
+import numpy as np
+
+from nndl_keras.training.engines.base import _FromArrays, book_batches, predict_in_batches, scaled
 
 
-class DistributedSGD(_Engine):
+class DistributedSGD(_FromArrays):
     """Keras's `train_step` under a `tf.distribute` strategy, `steps_per_execution` steps per call.
 
     Each epoch is a `tf.data` pipeline batched by the book's m, the global
     batch, which `strategy.experimental_distribute_dataset` splits across the
     replicas (and the workers); `strategy.run(model.train_step)` takes the step,
     and Keras's optimizer all-reduces the gradients, so every replica applies
-    the mean gradient of the whole mini-batch, as the book does. Keras 3's own
+    the mean gradient of the whole mini-batch, as the book does. One dataset
+    serves a whole call; its steps run in chunks, so that Ctrl-C is answered
+    within one. With several workers every chunk has the same length (reading
+    the chunk's cost is a collective, which all workers must make at the same
+    step). Keras 3's own
     `fit` cannot be used here: it fails under `MultiWorkerMirroredStrategy`
     (keras-team/keras#20585) and runs one step per call under
     `MirroredStrategy` (keras-team/keras#19246).
@@ -39,46 +45,42 @@ class DistributedSGD(_Engine):
     """
 
     name = "distributed"
+    WORKERS_CHUNK = 200  # mini-batches a chunk when several workers must agree on it
 
     def __init__(self, model, x, y, batch_size, seed, strategy, reshuffle=True, steps_per_execution=100, static_shapes=False):
         import tensorflow as tf
 
-        super().__init__(model, batch_size, seed, reshuffle)
-        self.x, self.y = x, y
+        super().__init__(model, x, y, batch_size, seed, reshuffle, static_shapes)
         self._tf, self._strategy = tf, strategy
-        self._static_shapes = static_shapes
         self._per_call = max(1, int(steps_per_execution))
+        if strategy.extended._in_multi_worker_mode():  # as tf.distribute's own input pipeline asks
+            self._chunk, self._tuned = max(self.WORKERS_CHUNK, self._per_call), True
         with strategy.scope():  # the loss, metrics and optimizer, built outside the compiled loop
             model._symbolic_build(data_batch=(scaled(x[:batch_size]), y[:batch_size]))
             model.optimizer.build(model.trainable_variables)
+        self._loss = next(metric for metric in model.metrics if metric.name == "loss")
         self._steps = tf.function(self._run_steps)
         self._forward = tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True)
 
     def _run_steps(self, iterator, steps):
-        tf, strategy = self._tf, self._strategy
-        loss = tf.constant(0.0)
-        for _ in tf.range(steps):
-            logs = strategy.run(self.model.train_step, args=(next(iterator),))
-            loss = strategy.reduce("MEAN", logs["loss"], axis=None)
-        return loss
+        for _ in self._tf.range(steps):
+            self._strategy.run(self.model.train_step, args=(next(iterator),))
 
-    def _dataset(self, order):
-        data = book_batches(self.x[order], self.y[order], self.batch_size, self._static_shapes)
-        return self._strategy.experimental_distribute_dataset(data)
+    def _begin(self, orders, step):
+        """The call's mini-batches from global step `step` on, as one distributed dataset."""
+        data = book_batches(self.x, self.y, self.batch_size, orders).skip(step)
+        self._iterator = iter(self._strategy.experimental_distribute_dataset(data))
 
-    def train_epochs(self, epochs):
-        """Runs `epochs` epochs; returns each one's mean cost (Keras's running mean, over the replicas)."""
-        n, m = len(self.y), self.batch_size
-        steps = n // m if self._static_shapes else -(-n // m)
-        costs = []
-        for _ in range(epochs):
-            for metric in self.model.metrics:
-                metric.reset_state()
-            iterator = iter(self._dataset(self._order(n)))
-            for start in range(0, steps, self._per_call):
-                loss = self._steps(iterator, self._tf.constant(min(self._per_call, steps - start)))
-            costs.append(float(loss))
-        return costs
+    def _run_rows(self, rows):
+        """The chunk's steps, `steps_per_execution` a call; the chunk's mean cost for each
+        step (Keras's loss tracker, summed over the replicas, reset for the chunk)."""
+        self._loss.reset_state()
+        for start in range(0, len(rows), self._per_call):
+            self._steps(self._iterator, self._tf.constant(min(self._per_call, len(rows) - start)))
+        return np.full(len(rows), float(self._loss.result()))
+
+    def _end(self):
+        self._iterator = None
 
     def predict(self, x):
         """The model's outputs for `x` (uint8 pixels scaled), in slices."""

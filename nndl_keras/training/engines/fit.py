@@ -1,17 +1,23 @@
-"""`FitSGD`: one `model.fit` epoch per call."""
+"""`FitSGD`: Keras's own `model.fit`, a chunk of an epoch per call."""
 
 import keras
+import numpy as np
 
-from nndl_keras.training.engines.base import PREDICT_BATCH, _Engine, book_batches, scaled
+from nndl_keras.training.engines.base import PREDICT_BATCH, _FromArrays, book_batches, scaled
 
 
-class FitSGD(_Engine):
-    """One `model.fit` epoch per call: works on every backend, strategy and distribution.
+class FitSGD(_FromArrays):
+    """Keras's own `model.fit` over a chunk of an epoch per call: works on every backend,
+    strategy and distribution (a Colab TPU's JAX `keras.distribution` among them).
 
-    On TensorFlow each epoch is a `tf.data` pipeline (the uint8 expanded set is
-    scaled per mini-batch, never copied as float), batched by the book's m:
-    under a `tf.distribute` strategy that is the global batch, which `fit`
-    splits across the replicas.
+    An epoch runs as `fit` calls over consecutive chunks of its mini-batches
+    (the chunks of every engine, about a second each: a `fit` call costs tens
+    of milliseconds of its own), so that Ctrl-C is answered within
+    one and the position in the epoch can be saved and resumed. On TensorFlow
+    each chunk is a `tf.data` pipeline (the uint8 expanded set is scaled per
+    mini-batch, never copied as float), batched by the book's m: under a
+    `tf.distribute` strategy that is the global batch, which `fit` splits
+    across the replicas.
 
     Args:
         model: a compiled Keras model.
@@ -36,31 +42,25 @@ class FitSGD(_Engine):
     """
 
     name = "fit"
+    chunk_seconds = 1.0
 
     def __init__(self, model, x, y, batch_size, seed, reshuffle=True, steps_per_execution=1, static_shapes=False):
-        super().__init__(model, batch_size, seed, reshuffle)
-        self.x, self.y = x, y
-        self._static_shapes = static_shapes
+        super().__init__(model, x, y, batch_size, seed, reshuffle, static_shapes)
         if steps_per_execution > 1:  # before any step, so recompiling loses nothing
             config = model.get_compile_config()
             config["steps_per_execution"] = steps_per_execution
             model.compile_from_config(config)
 
-    def _epoch_data(self, order):
-        x, y = self.x[order], self.y[order]
-        if keras.backend.backend() != "tensorflow":
-            return scaled(x), y
-        return book_batches(x, y, self.batch_size, self._static_shapes), None
-
-    def train_epochs(self, epochs):
-        """Runs `epochs` epochs, one `fit` each; returns each one's mean cost."""
-        costs = []
-        for _ in range(epochs):
-            x, y = self._epoch_data(self._order(len(self.y)))
-            batch = None if y is None else self.batch_size
-            history = self.model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0)
-            costs.append(float(history.history["loss"][-1]))
-        return costs
+    def _run_rows(self, rows):
+        """One `fit` over the chunk's mini-batches, in order; its mean cost for each of them
+        (a chunk's mini-batches are all of one size, so the epoch's cost comes out the same)."""
+        x, y, m = self._chunk_data(rows)
+        if keras.backend.backend() == "tensorflow":
+            data, labels, batch = book_batches(x, y, m), None, None
+        else:
+            data, labels, batch = scaled(x), y, m
+        history = self.model.fit(data, labels, batch_size=batch, epochs=1, shuffle=False, verbose=0)
+        return np.full(len(rows), history.history["loss"][-1])
 
     def predict(self, x):
         """The model's outputs for `x` (uint8 pixels scaled), by Keras's `predict`."""

@@ -35,7 +35,6 @@ class FusedSGD(_Engine):
     """
 
     name = "fused"
-    interruptible = True
 
     def __init__(self, model, x, y, batch_size, seed, jit_compile=True, reshuffle=True):
         if keras.backend.backend() != "tensorflow":

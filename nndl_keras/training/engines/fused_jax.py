@@ -32,7 +32,6 @@ class FusedJaxSGD(_Engine):
     """
 
     name = "fused"
-    interruptible = True
 
     def __init__(self, model, x, y, batch_size, seed, reshuffle=True):
         import jax
@@ -63,7 +62,7 @@ class FusedJaxSGD(_Engine):
 
         return self._jax.lax.scan(body, state, rows)
 
-    def _begin(self):
+    def _begin(self, orders, step):
         m = self.model
         self._now = (
             [v.value for v in m.trainable_variables],

@@ -76,7 +76,6 @@ class StackedJaxSGD(_Engine):
     """
 
     name = "stacked"
-    interruptible = True
 
     def __init__(self, models, x, y, batch_size, seeds, reshuffle=True, devices=None):
         if keras.backend.backend() != "jax":
@@ -140,7 +139,7 @@ class StackedJaxSGD(_Engine):
         for rng, member in zip(self._rngs, state):
             rng.bit_generator.state = member
 
-    def _begin(self):
+    def _begin(self, orders, step):
         self._now = self._stack()
 
     def _run_rows(self, rows):
