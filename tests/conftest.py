@@ -27,3 +27,9 @@ def mnist(mnist_dir):
     from nndl_keras.data import load_mnist
 
     return load_mnist(mnist_dir)
+
+
+def pytest_collection_modifyitems(items):
+    # The slow tests first: run side by side (pytest-xdist), the long ones start at once
+    # and the short ones fill in around them, rather than one long test ending the suite alone.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -162,6 +162,7 @@ def interrupt_during(args, is_moment, sig, delay):
     return lines, process.returncode, stderr, time.perf_counter() - sent
 
 
+@pytest.mark.slow
 def test_members_trained_apart_vote_like_members_trained_together(tmp_path, mnist_dir):
     # Three members as three runs (as the full-length ensemble is trained on a CPU,
     # a member per job), then `vote`: the same members and votes as one run.

@@ -6,6 +6,7 @@ import subprocess
 
 import keras
 import numpy as np
+import pytest
 
 import nndl_keras  # noqa: F401  (registers the parts saved models refer to)
 
@@ -68,6 +69,7 @@ def test_multi_worker_mirrored_strategy_two_processes_end_identical(tmp_path, mn
     assert all(np.array_equal(a, b) for a, b in zip(*weights))
 
 
+@pytest.mark.slow
 def test_jax_backend_runs_ch1_sgd(tmp_path, mnist_dir):
     out = tmp_path / "out"
     result = run_cli("run", "ch1-sgd", "--epochs", "1", "--data-dir", mnist_dir, "--output-dir", out, "--quiet",

@@ -8,6 +8,7 @@ import pytest
 from helpers import REPO, run_python
 
 
+@pytest.mark.slow
 def test_parts_and_engines_pass_on_the_jax_backend(mnist_dir):
     import subprocess
 

@@ -3,6 +3,8 @@
 import json
 import signal
 
+import pytest
+
 from helpers import assert_one_line_error, kill_when, run_cli
 
 # What differs between two identical runs: how long they took, and when and how they were started.
@@ -15,6 +17,7 @@ def comparable(metrics):
     return metrics
 
 
+@pytest.mark.slow
 def test_a_run_killed_mid_epoch_resumes_to_the_same_metrics(tmp_path, mnist_dir):
     # Three runs of four epochs (the book's best of three): killed 0.1 s into
     # the second run's third epoch (an epoch takes about 0.2 s here), the first
