@@ -28,3 +28,17 @@ def test_the_estimate_counts_the_steps_run_not_the_position_resumed_at():
 def test_a_fresh_training_counts_from_its_first_chunk():
     assert estimate_after([(40, 2_000, 100.0)]) == []
     assert len(estimate_after([(40, 2_000, 100.0), (60, 2_000, 100.0)])) == 1
+
+
+def test_the_eta_is_the_median_epoch_so_a_pause_does_not_stretch_it(monkeypatch):
+    from nndl_keras.training import progress as module
+
+    clock = iter([0.0, 10.0, 20.0, 630.0, 640.0])  # the third epoch: a 10-minute pause
+    monkeypatch.setattr(module.time, "perf_counter", lambda: next(clock))
+    said = []
+    progress = Progress(said.append, stream=io.StringIO())
+    progress.start_training(0, 10, 1_000)
+    for epoch in range(1, 5):
+        progress.epoch_done(epoch, 10.0, "")
+    # 6 epochs left at the median 10 s, not at the mean 160 s (16 min).
+    assert said[-1].startswith(f"Epoch 4/10 - 10.00s - ETA {duration(60)} - ")

@@ -6,6 +6,7 @@ has planned (an ensemble's members, the book's best-of-three runs). On a
 terminal, an epoch that takes more than a few seconds also shows how far it is.
 """
 
+import statistics
 import sys
 import time
 
@@ -48,8 +49,9 @@ class Progress:
         of the next, which the engine's first report after resuming counts as done)."""
         self.started += 1
         self.epochs, self.steps_per_epoch = epochs, steps_per_epoch
-        self.first_epoch, self.epoch = done_epochs, done_epochs
-        self.tick = time.perf_counter()
+        self.epoch = done_epochs
+        self._last_line = (done_epochs, time.perf_counter())  # the epoch and the time of the last line
+        self._epoch_seconds = []  # each epoch's seconds, measured between epoch lines
         self._timed = [0, 0.0]  # mini-batches, seconds: of chunks that did not compile
         self._done = position  # mini-batches of the engine's current call at its last report
         self._shown = 0.0
@@ -86,8 +88,13 @@ class Progress:
 
     def epoch_done(self, epoch, seconds, shown):
         """The line of a measured epoch, with the time left for the run."""
-        self.epoch = epoch
-        per_epoch = (time.perf_counter() - self.tick) / max(epoch - self.first_epoch, 1)
+        self.epoch, now = epoch, time.perf_counter()
+        last_epoch, last_time = self._last_line
+        self._epoch_seconds.append((now - last_time) / max(epoch - last_epoch, 1))
+        self._last_line = (epoch, now)
+        # The median epoch: a pause (a laptop asleep, a stopped process, other work for a
+        # while) lengthens its own epoch, not every later ETA.
+        per_epoch = statistics.median(self._epoch_seconds)
         left = (self.epochs - epoch + (self.planned - self.started) * self.epochs) * per_epoch
         self._clear()
         self.say(f"Epoch {epoch}/{self.epochs} - {seconds:.2f}s - ETA {duration(left)} - {shown}")
