@@ -16,10 +16,9 @@ class DistributedSGD(_FromArrays):
     serves a whole call; its steps run in chunks, so that Ctrl-C is answered
     within one. With several workers every chunk has the same length (reading
     the chunk's cost is a collective, which all workers must make at the same
-    step). Keras 3's own
-    `fit` cannot be used here: it fails under `MultiWorkerMirroredStrategy`
-    (keras-team/keras#20585) and runs one step per call under
-    `MirroredStrategy` (keras-team/keras#19246).
+    step). Keras 3's own `fit` cannot be used here: it fails under
+    `MultiWorkerMirroredStrategy` (keras-team/keras#20585) and runs one step
+    per call under `MirroredStrategy` (keras-team/keras#19246).
 
     Args:
         model: a Keras model compiled under `strategy.scope()`.

@@ -12,12 +12,11 @@ class FitSGD(_FromArrays):
 
     An epoch runs as `fit` calls over consecutive chunks of its mini-batches
     (the chunks of every engine, about a second each: a `fit` call costs tens
-    of milliseconds of its own), so that Ctrl-C is answered within
-    one and the position in the epoch can be saved and resumed. On TensorFlow
-    each chunk is a `tf.data` pipeline (the uint8 expanded set is scaled per
-    mini-batch, never copied as float), batched by the book's m: under a
-    `tf.distribute` strategy that is the global batch, which `fit` splits
-    across the replicas.
+    of milliseconds of its own), so that Ctrl-C is answered within one and the
+    position in the epoch can be saved and resumed. On TensorFlow each chunk is
+    a `tf.data` pipeline (the uint8 expanded set is scaled per mini-batch, never
+    copied as float), batched by the book's m: under a `tf.distribute` strategy
+    that is the global batch, which `fit` splits across the replicas.
 
     Args:
         model: a compiled Keras model.
