@@ -40,19 +40,20 @@ def _valid_bytes(shape=(3, 28, 28)):
     return bytes([0, 0, 8, len(shape)]) + b"".join(d.to_bytes(4, "big") for d in shape) + array.tobytes()
 
 
-@pytest.mark.parametrize(
-    "data, message",
-    [
-        (b"", "truncated IDX file"),
-        (b"\x00\x00", "truncated IDX file"),
-        (b"\x12\x34\x56\x78" + bytes(100), "not an IDX file (magic number 0x12345678)"),
-        (bytes([0, 0, 8, 3, 0, 0]), "truncated IDX header"),
-        (_valid_bytes()[:-1], "truncated: header declares shape (3, 28, 28)"),
-        (_valid_bytes() + b"\x00", "corrupt (trailing data)"),
-        (gzip.compress(_valid_bytes())[:-20], "truncated gzip file"),
-        (b"\x1f\x8b" + b"not really gzip at all", "corrupt gzip file"),
-    ],
-)
+DAMAGED = [
+    (b"", "truncated IDX file"),
+    (b"\x00\x00", "truncated IDX file"),
+    (b"\x12\x34\x56\x78" + bytes(100), "not an IDX file (magic number 0x12345678)"),
+    (bytes([0, 0, 8, 3, 0, 0]), "truncated IDX header"),
+    (_valid_bytes()[:-1], "truncated: header declares shape (3, 28, 28)"),
+    (_valid_bytes() + b"\x00", "corrupt (trailing data)"),
+    # mtime=0: the same bytes in every process (pytest-xdist's workers collect the tests apart)
+    (gzip.compress(_valid_bytes(), mtime=0)[:-20], "truncated gzip file"),
+    (b"\x1f\x8b" + b"not really gzip at all", "corrupt gzip file"),
+]
+
+
+@pytest.mark.parametrize("data, message", DAMAGED, ids=[f"{k}-{message}" for k, (_, message) in enumerate(DAMAGED)])
 def test_damaged_files_give_one_line_naming_the_file(tmp_path, data, message):
     path = _damaged(tmp_path, data)
     with pytest.raises(DataError) as info:
