@@ -97,26 +97,26 @@ def test_a_stopped_call_resumes_to_the_same_numbers(engine):
     from nndl_keras.training.stopping import StopRequested
 
     x, y, hp = _problem("cross_entropy", 2.0)
-    model, engine = _fresh(hp, x, y, engine=engine)
-    engine._chunk, engine._tuned = 1, True
-    whole = engine.train_epochs(3)
+    model, trainer = _fresh(hp, x, y, engine=engine)
+    trainer._chunk, trainer._tuned = 1, True
+    whole = trainer.train_epochs(3)
     expected = [w.copy() for w in model.get_weights()]
 
-    model, engine = _fresh(hp, x, y, engine=engine.name)
-    engine._chunk, engine._tuned = 1, True
+    model, trainer = _fresh(hp, x, y, engine=engine)
+    trainer._chunk, trainer._tuned = 1, True
     asked = iter(range(100))
-    engine.should_stop = lambda: next(asked) == 4  # in the second epoch's first mini-batches
+    trainer.should_stop = lambda: next(asked) == 4  # in the second epoch's first mini-batches
     with pytest.raises(StopRequested):
-        engine.train_epochs(3)
-    position, saved = engine.position, [v.numpy() for v in model.variables]
+        trainer.train_epochs(3)
+    position, saved = trainer.position, [v.numpy() for v in model.variables]
     assert position["step"] == 5 and len(position["losses"]) == 5
 
     # A new process: the same starting model, the saved variables, the position.
-    model, engine = _fresh(hp, x, y, seed=99, engine=engine.name)
+    model, trainer = _fresh(hp, x, y, seed=99, engine=engine)
     for variable, value in zip(model.variables, saved):
         variable.assign(value)
-    engine.set_position(position)
-    assert engine.train_epochs(3) == pytest.approx(whole, rel=1e-6)
+    trainer.set_position(position)
+    assert trainer.train_epochs(3) == pytest.approx(whole, rel=1e-6)
     for a, b in zip(model.get_weights(), expected):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 

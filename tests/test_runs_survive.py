@@ -116,7 +116,6 @@ def test_tensorboard_logs_the_epochs_and_gradient_norms(tmp_path, mnist_dir):
 def test_a_checkpoint_restores_variables_rngs_and_callback_counts(tmp_path):
     import keras
     import numpy as np
-    import pytest
 
     from nndl_keras.callbacks import LearningRateHalving
     from nndl_keras.errors import NNDLError
@@ -180,7 +179,6 @@ def _two_branches(first, extra=False):
 def test_a_checkpoint_restores_each_variable_by_its_path_in_any_order(tmp_path):
     import keras
     import numpy as np
-    import pytest
 
     from nndl_keras.errors import NNDLError
     from nndl_keras.training.checkpoints import Checkpoint
