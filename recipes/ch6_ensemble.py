@@ -18,6 +18,7 @@ from nndl_keras.models import VotingEnsemble, network3, plurality_votes
 from nndl_keras.recipes import BookResult, Recipe, get, register
 from nndl_keras.recipes.ch6_conv import DROPOUT
 from nndl_keras.training import outputs
+from nndl_keras.training.provenance import provenance
 from nndl_keras.training.session import accuracy
 
 MEMBERS = 5
@@ -135,7 +136,7 @@ def vote(member_runs, output_dir, data_dir=None, verbose=1):
 
     Returns:
         The vote's metrics: each member's accuracy and provenance, the vote's
-        accuracy and errors, and the book's 99.67%.
+        accuracy and errors, the book's 99.67%, and the vote's own provenance.
     """
     from nndl_keras.data import load_mnist
 
@@ -151,6 +152,7 @@ def vote(member_runs, output_dir, data_dir=None, verbose=1):
         difference=result["ensemble_test_accuracy"] - book.accuracy,
         hyperparameters=records[0]["hyperparameters"],
         member_runs=[{"path": str(r["path"]), **r["provenance"]} for r in records],
+        provenance=provenance(),  # the vote's own command, commit, date and machine
     )
     outputs.write_json(out / VOTE_FILE, result)
     if verbose:

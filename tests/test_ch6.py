@@ -184,6 +184,7 @@ def test_members_trained_apart_vote_like_members_trained_together(tmp_path, mnis
     whole = json.loads((tmp_path / "together" / "metrics.json").read_text())
     assert [m["test_predictions"] for m in vote["members"]] == [m["test_predictions"] for m in whole["members"]]
     assert vote["misclassified"] == whole["misclassified"] and vote["errors"] == whole["errors"]
+    assert vote["provenance"]["command"].startswith("nndl-keras vote") and vote["provenance"]["machine"]["cores"] >= 1
     assert (tmp_path / "vote" / "ensemble_errors.png").read_bytes()[:4] == b"\x89PNG"
 
     from helpers import assert_one_line_error
