@@ -148,6 +148,7 @@ def vote(member_runs, output_dir, data_dir=None, verbose=1):
     result = tally([r["member_record"] for r in records], test, out)
     book = get("ch6-ensemble").book
     result.update(
+        recipe="ch6-ensemble",
         book_accuracy=book.accuracy,
         difference=result["ensemble_test_accuracy"] - book.accuracy,
         hyperparameters=records[0]["hyperparameters"],
