@@ -57,6 +57,33 @@ def test_full_length_members_are_quoted_from_their_runs():
         assert member["provenance"]["commit"] and not member["provenance"]["commit"].endswith("+dirty")
 
 
+def test_the_full_length_vote_is_its_members_vote_and_quoted_beside_the_books(mnist):
+    import numpy as np
+
+    from nndl_keras.models import plurality_votes
+
+    vote = load(RESULTS / "ch6-ensemble" / "vote" / "vote.json")
+    members = sorted((load(path) for path in MEMBERS), key=lambda m: m["member"])
+    # The five committed members, and nothing else, voted; recounted here from their files.
+    assert [m["member"] for m in members] == [1, 2, 3, 4, 5] == [m["member"] for m in vote["members"]]
+    assert [m["test_predictions"] for m in vote["members"]] == [m["test_predictions"] for m in members]
+    ballots = [np.array(list(m["test_predictions"]), dtype=np.int32) for m in members]
+    voted = np.asarray(plurality_votes(ballots, 10)).argmax(axis=1)
+    errors = int(np.sum(voted != mnist.test.y))
+    assert errors == vote["errors"] and vote["ensemble_test_accuracy"] == (10_000 - errors) / 10_000
+    assert vote["recipe"] == "ch6-ensemble" and vote["provenance"]["command"].startswith("nndl-keras vote")
+    assert from_a_clean_commit(vote)
+    quoted = f"**{100 * vote['ensemble_test_accuracy']:.2f}%** ({errors} errors)"
+    assert quoted in row("ch6-ensemble") and "99.67% (33 errors)" in row("ch6-ensemble")
+    assert f"the vote of the five: {quoted}" in readme()
+    finals = [m["test_accuracy"] for m in members]
+    best = members[int(np.argmax(finals))]["member"]
+    spread = f"the members' own final epochs ({100 * min(finals):.2f}% to {100 * max(finals):.2f}%)"
+    assert vote["ensemble_test_accuracy"] < max(finals) and f"{spread}:\n  it is below member {best}'s" in readme()
+    four = np.asarray(plurality_votes(ballots[:4], 10)).argmax(axis=1)
+    assert f"members 1 to 4 alone, recounted from the same files, vote\n  {100 * np.mean(four == mnist.test.y):.2f}%." in readme()
+
+
 def row(name):
     """The README's table row of recipe `name`."""
     return next(line for line in readme().splitlines() if line.startswith(f"| `{name}` |"))
@@ -285,7 +312,7 @@ def test_the_chapter_3_reproduction_is_its_record():
 def test_ch1_epoch_table_is_the_benchmark():
     record = load(RESULTS / "ch1_epoch_cpu.json")
     text = readme()
-    assert f"at load {record['machine']['load_average']:.1f}" in text and record["command"].startswith("python ch1_epoch.py")
+    assert f"at load {record['machine']['load_average']:.1f}, the benchmark's own work" in text and record["command"].startswith("python ch1_epoch.py")
     for method, measured in record["results"].items():
         ratio = "1.0x" if method == "runner" else f"{measured['runner_is_faster']:.1f}x faster"
         assert f"| {measured['seconds_per_epoch']:.3f} | {ratio} | {measured['peak_rss_mib']:.0f} MiB |" in text, method
@@ -294,8 +321,9 @@ def test_ch1_epoch_table_is_the_benchmark():
 def test_ch6_throughput_table_is_the_benchmark():
     record = load(RESULTS / "ch6_throughput_cpu.json")
     text = readme()
-    assert f"puts one at {record['member_minutes']:.0f} min" in text
-    assert f"at load\n{record['machine']['load_average']:.1f}, so the rates are low" in text
+    assert f"puts one member at {record['member_minutes']:.0f} min" in text
+    assert f"the ch6-dropout net, {record['images']:,} expanded images a timed epoch;" in text
+    assert f"at load\n{record['machine']['load_average']:.1f}, the benchmark's own work" in text
     for measured in record["results"].values():
         row = f"| {measured['images_per_second']:,.0f} | {measured['against_fit']:.2f}x | {measured['peak_rss_mib']:.0f} MiB |"
         assert row in text, row
