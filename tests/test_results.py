@@ -37,6 +37,7 @@ def test_ensemble_throughput_figures_are_the_benchmarks():
     for method, measured in record["results"].items():
         assert f"| {method} | {measured['member_images_per_second']:.0f} | {measured['ensemble_images_per_second']:.0f} |" in text
     assert record["machine"]["cpu"] in text
+    assert f"at load {record['machine']['load_average']:.1f}, the benchmark's own\nwork" in text
 
 
 def test_full_length_members_are_quoted_from_their_runs():

@@ -224,8 +224,10 @@ def trains_together(hp, engine, placement):
     On JAX, with `engine="stacked"`, or with `"auto"` where there is an
     accelerator or several devices: the book's mini-batch of 10 leaves a GPU
     or TPU idle between steps, and several devices take whole members each
-    (the mini-batch is never split). On a CPU one net already keeps the
-    cores busy, so `auto` trains the members one after another there.
+    (the mini-batch is never split). On a CPU `auto` trains the members one
+    after another: with TensorFlow that is the fastest path (oneDNN), and on
+    either backend it repeats exactly the members trained apart (`--member K`),
+    whose results the stack matches only to float tolerance.
     """
     if keras.backend.backend() != "jax" or "members" not in hp.options or hp.options.get("member") is not None:
         return False
