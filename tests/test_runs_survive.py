@@ -8,7 +8,7 @@ import pytest
 from helpers import assert_one_line_error, kill_when, run_cli
 
 # What differs between two identical runs: how long they took, and when and how they were started.
-TIMINGS = ("wall_time_seconds", "seconds_per_epoch", "provenance")
+TIMINGS = ("wall_time_seconds", "seconds_per_epoch", "provenance", "processes")
 
 
 def comparable(metrics):
@@ -47,7 +47,14 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_metrics(tmp_path, mnist_dir)
     assert resumed.stdout.count("Resumed after epoch") == 2  # run 1 finished, run 2 in the middle
     assert f"Resumed after epoch {saved['epoch']}/4" in resumed.stdout
     expected = json.loads((tmp_path / "whole" / "metrics.json").read_text())
-    assert comparable(json.loads((out / "metrics.json").read_text())) == comparable(expected)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert comparable(metrics) == comparable(expected)
+    # Two processes trained it: the killed one (runs 1 and 2 to its last save), then this one.
+    assert "processes" not in expected
+    spans = {k: [(p["from_epoch"], p["to_epoch"], "--resume" in p["command"]) for p in metrics["processes"] if p["training"] == k]
+             for k in (1, 2, 3)}
+    assert spans == {1: [(0, 4, False)], 2: [(0, saved["epoch"], False), (saved["epoch"], 4, True)], 3: [(0, 4, True)]}
+    assert all(p["seconds"] > 0 and p["machine"]["cores"] >= 1 for p in metrics["processes"])
     assert not (out / "checkpoints").exists()  # finished: nothing left to resume
     again = run_cli("run", "ch1-sgd", "--resume", "--data-dir", mnist_dir, "--output-dir", out)
     assert_one_line_error(again, "finished run")
@@ -158,6 +165,44 @@ def test_a_checkpoint_restores_variables_rngs_and_callback_counts(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "variables-2.npz"]
     with pytest.raises(NNDLError, match="other settings"):
         Checkpoint(tmp_path, {"recipe": "another"}).load()
+
+
+def test_a_checkpoint_names_the_processes_that_trained_it_and_a_change_of_processor(tmp_path):
+    import numpy as np
+
+    from nndl_keras.training.checkpoints import Checkpoint
+    from nndl_keras.training.engines import make_engine
+    from nndl_keras.training.provenance import this_process
+
+    model = _two_branches("ab")
+    engine = make_engine(model, np.zeros((10, 4), "float32"), np.zeros((10, 2), "float32"), 5, seed=2, engine="fit")
+    first = Checkpoint(tmp_path, {"recipe": "tiny"})
+    first.save(model, engine, [], 2, {})
+    (here,) = first.processes
+    assert (here["from_epoch"], here["to_epoch"]) == (0, 2) and here["seconds"] >= 0
+    assert (here["machine"], here["commit"]) == (this_process()["machine"], this_process()["commit"])
+
+    again = Checkpoint(tmp_path, {"recipe": "tiny"})
+    again.load()
+    assert again.trained_elsewhere() is None  # saved on this processor
+    again.save(model, engine, [], 3, {})
+    assert [(p["from_epoch"], p["to_epoch"]) for p in again.processes] == [(0, 2), (2, 3)]
+
+    state_file = tmp_path / "state.json"
+    state = json.loads(state_file.read_text())
+    state["processes"][-1]["machine"] = {"cpu": "Other CPU", "cpu_flags": ["avx2"], "cores": 64}
+    state_file.write_text(json.dumps(state))
+    moved = Checkpoint(tmp_path, {"recipe": "tiny"})
+    moved.load()
+    assert moved.trained_elsewhere() == "Other CPU (64 cores, avx2)"
+    moved.save(model, engine, [], 4, {})
+    assert [p["machine"]["cpu"] for p in moved.processes][1:] == ["Other CPU", this_process()["machine"]["cpu"]]
+
+    del state["processes"]  # saved before processes were recorded
+    state_file.write_text(json.dumps(state))
+    older = Checkpoint(tmp_path, {"recipe": "tiny"})
+    older.load()
+    assert older.processes == [{"from_epoch": 0, "to_epoch": 3}] and older.trained_elsewhere() is None
 
 
 def _two_branches(first, extra=False):

@@ -13,8 +13,8 @@ training of a run has its own folder under `<output_dir>/checkpoints/` holding:
 - `state.json`: the epoch reached, the history so far, the engine's shuffling
   RNG, the state of callbacks that keep one (theirs by `get_state`/`set_state`,
   Keras's `EarlyStopping` and `ReduceLROnPlateau` by their counters; not
-  `restore_best_weights`'s copy of the weights), and the settings the training
-  was started with.
+  `restore_best_weights`'s copy of the weights), the settings the training
+  was started with, and the processes that trained it (`Checkpoint.processes`).
 
 `state.json` is written last (atomically), so it always names a complete
 variables file; the variables of older epochs are deleted after it.
@@ -24,6 +24,7 @@ need their own because an epoch there is one compiled call, not a `fit`.
 
 import json
 import re
+import time
 from pathlib import Path
 
 import keras
@@ -31,6 +32,7 @@ import numpy as np
 
 from nndl_keras.errors import NNDLError
 from nndl_keras.training import outputs
+from nndl_keras.training.provenance import describe, this_process
 
 STATE_FILE = "state.json"
 
@@ -133,11 +135,21 @@ class Checkpoint:
         folder: where the files live (created on the first save).
         settings: what the training was started with (recipe, hyperparameters,
             seed, engine); a resumed training must match them.
+
+    Attributes:
+        processes: the processes that trained it, as of its last save or load: each
+            one's `provenance` (command, commit, date, machine) with `from_epoch`,
+            `to_epoch` and `seconds` (its wall time on this training), this one last.
     """
 
     def __init__(self, folder, settings):
         self.folder = Path(folder)
         self.settings = json.loads(json.dumps(settings))  # as it reads back from disk
+        # Who trained it: a run resumed on another machine (or at another commit) is
+        # not one process's work, and the CPU changes the rounding, so each process
+        # that saved it is kept with the epochs it took the training from and to.
+        self.processes = []
+        self._earlier, self._from_epoch, self._begun = [], 0, time.perf_counter()
 
     def load(self):
         """The saved state, or `None` when there is none; refuses another training's."""
@@ -151,7 +163,22 @@ class Checkpoint:
             raise NNDLError(f"cannot read checkpoint {path}: {e}") from None
         if state.get("settings") != self.settings:
             raise NNDLError(f"the checkpoint in {self.folder} was made with other settings; start again with --overwrite")
+        # A checkpoint from before processes were recorded: its epochs by an unrecorded one.
+        unrecorded = [{"from_epoch": 0, "to_epoch": state["epoch"]}] if state["epoch"] or state.get("position") else []
+        self._earlier = self.processes = state.get("processes", unrecorded)
+        self._from_epoch = state["epoch"]
         return state
+
+    def trained_elsewhere(self):
+        """The machine, in one line, of the process that saved the loaded state, when its
+        processor is not this one's (floating-point results differ with it); else None."""
+        last = self._earlier[-1].get("machine") if self._earlier else None
+        here = this_process()["machine"]
+
+        def arithmetic(machine):
+            return machine.get("cpu"), machine.get("cpu_flags"), machine.get("accelerators")
+
+        return describe(last) if last and arithmetic(last) != arithmetic(here) else None
 
     def restore(self, state, model, engine, callbacks):
         """Puts the saved variables (matched by path), shuffling RNG and callback states back."""
@@ -204,6 +231,8 @@ class Checkpoint:
                 np.savez(f, **values)
 
         outputs.atomic_write(self.folder / name, write)
+        this = {"from_epoch": self._from_epoch, "to_epoch": epoch, "seconds": round(time.perf_counter() - self._begun, 3)}
+        self.processes = [*self._earlier, {**this_process(), **this}]
         state = {
             "settings": self.settings,
             "epoch": epoch,
@@ -213,6 +242,7 @@ class Checkpoint:
             "history": history,
             "callbacks": [_callback_state(c) for c in callbacks],
             "position": position,
+            "processes": self.processes,
         }
         outputs.write_json(self.folder / STATE_FILE, state, indent=None)  # once an epoch: compact is fast
         for old in self.folder.glob("variables-*.npz"):

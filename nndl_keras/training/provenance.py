@@ -7,6 +7,7 @@ differ between processors (the same seed is a different run on another CPU).
 """
 
 import datetime
+import functools
 import os
 import shlex
 import subprocess
@@ -25,6 +26,13 @@ def provenance():
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),
     }
+
+
+@functools.cache
+def this_process():
+    """`provenance()` as of this process's first call: the same for every training it runs,
+    so that the trainings of a run resumed elsewhere name the processes that trained them."""
+    return provenance()
 
 
 def command():

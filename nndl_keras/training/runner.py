@@ -6,7 +6,8 @@
 - `metrics.json`: the recipe, the hyperparameters actually used, per-epoch
   training cost and validation/test accuracy, the summary numbers, the book's
   number, wall time, library versions and provenance (command, commit, date,
-  machine: see `training.provenance`);
+  machine: see `training.provenance`); for a run resumed in another process,
+  `processes`: each process that trained it, with its epochs and wall time;
 - `model.keras`: the trained model (SGD recipes);
 - `learning_curve.png`: accuracy and cost per epoch beside the book's number;
 - `run.json`: the call's settings, so that `resume=True` can repeat it;
@@ -171,6 +172,8 @@ def run(
                 versions=versions(),
                 provenance=provenance(),
             )
+            if session.processes():  # resumed: wall_time_seconds is this process's, each one's is here
+                metrics["processes"] = session.processes()
             model = trained.model if trained is not None else None
             _write(recipe, out, model, history, metrics, nets)
             session.say(_verdict(metrics))

@@ -89,6 +89,7 @@ class Session:
     trainings: int = 0
     progress: object = None
     last_engine: str = "none"  # the engine of the last training, for metrics.json
+    saved: list = dataclasses.field(default_factory=list, repr=False)  # (training, its Checkpoint)
 
     def __post_init__(self):
         if self.placement is None:
@@ -217,7 +218,15 @@ class Session:
             return None, None
         settings = {"recipe": self.recipe.name, "hparams": hp.to_dict(), **settings}
         checkpoint = Checkpoint(Path(self.checkpoints) / f"training-{self.trainings}", settings)
+        self.saved.append((self.trainings, checkpoint))
         return checkpoint, checkpoint.load() if self.resume else None
+
+    def processes(self):
+        """Every process that trained this run with the epochs of each training it took,
+        when more than one did (a run resumed, perhaps elsewhere); else []."""
+        if all(len(checkpoint.processes) <= 1 for _, checkpoint in self.saved):
+            return []
+        return [{"training": k, **process} for k, checkpoint in self.saved for process in checkpoint.processes]
 
 
 class _Epochs:
@@ -252,6 +261,9 @@ class _Epochs:
         self.resumed_at = within["step"] if within else 0  # mini-batches into the next epoch
         into = f", {within['step']:,} mini-batches into the next," if within else ""
         self.progress.say(f"Resumed after epoch {self.epoch}/{self.hp.epochs}{into} from {self.checkpoint.folder}")
+        elsewhere = self.checkpoint.trained_elsewhere()
+        if elsewhere:
+            self.progress.say(f"  saved on {elsewhere}: this processor rounds differently; metrics.json will name both")
 
 
 class _StackedLoop(_Epochs):
