@@ -42,9 +42,15 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_metrics(tmp_path, mnist_dir)
     conflict = run_cli("run", "ch1-sgd", "--epochs", "5", "--resume", "--data-dir", mnist_dir, "--output-dir", out)
     assert_one_line_error(conflict, "epochs=5 (the run has 4)")
 
+    # As if the killed process had run on another processor: the resume names it.
+    state_file = out / "checkpoints" / "training-2" / "state.json"
+    state = json.loads(state_file.read_text())
+    state["processes"][-1]["machine"] = {"cpu": "Other CPU", "cpu_flags": ["avx2"], "cores": 64}
+    state_file.write_text(json.dumps(state))
     resumed = run_cli("run", "ch1-sgd", "--resume", "--data-dir", mnist_dir, "--output-dir", out)
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout.count("Resumed after epoch") == 2  # run 1 finished, run 2 in the middle
+    assert resumed.stdout.count("saved on Other CPU (64 cores, avx2): this processor rounds differently") == 1
     assert f"Resumed after epoch {saved['epoch']}/4" in resumed.stdout
     expected = json.loads((tmp_path / "whole" / "metrics.json").read_text())
     metrics = json.loads((out / "metrics.json").read_text())

@@ -172,8 +172,8 @@ def run(
                 versions=versions(),
                 provenance=provenance(),
             )
-            if session.processes():  # resumed: wall_time_seconds is this process's, each one's is here
-                metrics["processes"] = session.processes()
+            if processes := session.processes():  # resumed: wall_time_seconds is this process's, each one's is here
+                metrics["processes"] = processes
             model = trained.model if trained is not None else None
             _write(recipe, out, model, history, metrics, nets)
             session.say(_verdict(metrics))
