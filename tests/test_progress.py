@@ -42,3 +42,18 @@ def test_the_eta_is_the_median_epoch_so_a_pause_does_not_stretch_it(monkeypatch)
         progress.epoch_done(epoch, 10.0, "")
     # 6 epochs left at the median 10 s, not at the mean 160 s (16 min).
     assert said[-1].startswith(f"Epoch 4/10 - 10.00s - ETA {duration(60)} - ")
+
+
+def test_the_first_eta_after_a_resume_mid_epoch_times_a_whole_epoch(monkeypatch):
+    from nndl_keras.training import progress as module
+
+    # Resumed 750 of 1,000 mini-batches into epoch 3: its rest takes 10 s, a whole epoch 40 s.
+    clock = iter([0.0, 10.0, 50.0])
+    monkeypatch.setattr(module.time, "perf_counter", lambda: next(clock))
+    said = []
+    progress = Progress(said.append, stream=io.StringIO())
+    progress.start_training(2, 10, 1_000, position=750)
+    progress.epoch_done(3, 10.0, "")
+    progress.epoch_done(4, 40.0, "")
+    # 7 then 6 epochs left at 40 s each, not at the median of 10 s and 40 s.
+    assert [line.split(" - ")[2] for line in said] == [f"ETA {duration(7 * 40)}", f"ETA {duration(6 * 40)}"]

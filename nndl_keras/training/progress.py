@@ -50,7 +50,9 @@ class Progress:
         self.started += 1
         self.epochs, self.steps_per_epoch = epochs, steps_per_epoch
         self.epoch = done_epochs
-        self._last_line = (done_epochs, time.perf_counter())  # the epoch and the time of the last line
+        # The epoch (a fraction of one when resumed mid-epoch) and the time of the last line:
+        # the first line after a resume times only the rest of its epoch.
+        self._last_line = (done_epochs + position / steps_per_epoch, time.perf_counter())
         self._epoch_seconds = []  # each epoch's seconds, measured between epoch lines
         self._timed = [0, 0.0]  # mini-batches, seconds: of chunks that did not compile
         self._done = position  # mini-batches of the engine's current call at its last report
@@ -90,7 +92,7 @@ class Progress:
         """The line of a measured epoch, with the time left for the run."""
         self.epoch, now = epoch, time.perf_counter()
         last_epoch, last_time = self._last_line
-        self._epoch_seconds.append((now - last_time) / max(epoch - last_epoch, 1))
+        self._epoch_seconds.append((now - last_time) / max(epoch - last_epoch, 1 / self.steps_per_epoch))
         self._last_line = (epoch, now)
         # The median epoch: a pause (a laptop asleep, a stopped process, other work for a
         # while) lengthens its own epoch, not every later ETA.
