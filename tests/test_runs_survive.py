@@ -8,7 +8,7 @@ import pytest
 from helpers import assert_one_line_error, kill_when, run_cli
 
 # What differs between two identical runs: how long they took, and when and how they were started.
-TIMINGS = ("wall_time_seconds", "seconds_per_epoch", "provenance", "processes")
+TIMINGS = ("wall_time_seconds", "seconds_per_epoch", "provenance", "processes", "training_seconds_all_processes")
 
 
 def comparable(metrics):
@@ -61,6 +61,8 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_metrics(tmp_path, mnist_dir)
              for k in (1, 2, 3)}
     assert spans == {1: [(0, 4, False)], 2: [(0, saved["epoch"], False), (saved["epoch"], 4, True)], 3: [(0, 4, True)]}
     assert all(p["seconds"] > 0 and p["machine"]["cores"] >= 1 for p in metrics["processes"])
+    assert metrics["training_seconds_all_processes"] == round(sum(p["seconds"] for p in metrics["processes"]), 3)
+    assert metrics["training_seconds_all_processes"] > metrics["processes"][-1]["seconds"]
     assert not (out / "checkpoints").exists()  # finished: nothing left to resume
     again = run_cli("run", "ch1-sgd", "--resume", "--data-dir", mnist_dir, "--output-dir", out)
     assert_one_line_error(again, "finished run")

@@ -7,7 +7,8 @@
   training cost and validation/test accuracy, the summary numbers, the book's
   number, wall time, library versions and provenance (command, commit, date,
   machine: see `training.provenance`); for a run resumed in another process,
-  `processes`: each process that trained it, with its epochs and wall time;
+  `processes`: each process that trained it, with its epochs and wall time,
+  and `training_seconds_all_processes`, their wall times on training summed;
 - `model.keras`: the trained model (SGD recipes);
 - `learning_curve.png`: accuracy and cost per epoch beside the book's number;
 - `run.json`: the call's settings, so that `resume=True` can repeat it;
@@ -174,6 +175,7 @@ def run(
             )
             if processes := session.processes():  # resumed: wall_time_seconds is this process's, each one's is here
                 metrics["processes"] = processes
+                metrics["training_seconds_all_processes"] = round(sum(p["seconds"] for p in processes), 3)
             model = trained.model if trained is not None else None
             _write(recipe, out, model, history, metrics, nets)
             session.say(_verdict(metrics))
