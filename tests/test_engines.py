@@ -175,3 +175,24 @@ def test_the_reported_cost_adds_the_l2_term_of_the_recipes_book_program(l2):
     else:  # network2's total_cost: lambda/(2 * the size of the set evaluated)
         assert term == pytest.approx(0.5 * hp.lmbda / len(y) * squares, rel=1e-5)
     assert squares > float(np.sum(np.square(model.get_layer("softmax").kernel.numpy())))  # not the softmax alone
+
+
+@TF_ONLY
+def test_the_distributed_engine_copies_the_training_set_into_tensors_once(monkeypatch):
+    # Each epoch is a call; the expanded set is 196 MB: a copy of it each epoch is waste.
+    import tensorflow as tf
+
+    x, y, hp = _problem("cross_entropy", 0.0)
+    model, trainer = _fresh(hp, x, y, engine="distributed")
+    copies = []
+    for name in ("constant", "convert_to_tensor"):
+        original = getattr(tf, name)
+
+        def counting(value, *args, _original=original, **kwargs):
+            copies.extend([value] if value is x else [])
+            return _original(value, *args, **kwargs)
+
+        monkeypatch.setattr(tf, name, counting)
+    for _ in range(3):
+        trainer.train_epoch()
+    assert len(copies) == 1

@@ -38,7 +38,8 @@ def predict_in_batches(forward, x, axis=0):
 def book_batches(x, y, batch_size, orders=None):
     """Mini-batches as a `tf.data` pipeline: consecutive examples in the order given, or, with
     `orders` (epochs, n), each epoch's examples in its order; uint8 pixels scaled per
-    mini-batch; sharded by data, never by file, when distributed."""
+    mini-batch; sharded by data, never by file, when distributed. `x` and `y` may be
+    arrays or, so that calls share one copy of a large set, `tf` tensors."""
     import tensorflow as tf
 
     options = tf.data.Options()
@@ -46,7 +47,7 @@ def book_batches(x, y, batch_size, orders=None):
     if orders is None:
         data = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
     else:  # an epoch gathered at a time, as it is reached: one copy of the set in memory
-        x, y = tf.constant(x), tf.constant(y)
+        x, y = tf.convert_to_tensor(x), tf.convert_to_tensor(y)  # tensors given are not copied
         data = tf.data.Dataset.from_tensor_slices(np.asarray(orders)).flat_map(
             lambda order: tf.data.Dataset.from_tensor_slices((tf.gather(x, order), tf.gather(y, order))).batch(batch_size)
         )

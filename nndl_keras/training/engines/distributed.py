@@ -51,7 +51,7 @@ class DistributedSGD(_FromArrays):
 
         super().__init__(model, x, y, batch_size, seed, reshuffle, static_shapes)
         self._tf, self._strategy = tf, strategy
-        self._per_call = max(1, int(steps_per_execution))
+        self._per_call, self._tensors = max(1, int(steps_per_execution)), None
         if strategy.extended._in_multi_worker_mode():  # as tf.distribute's own input pipeline asks
             self._chunk, self._tuned = max(self.WORKERS_CHUNK, self._per_call), True
         with strategy.scope():  # the loss, metrics and optimizer, built outside the compiled loop
@@ -67,7 +67,9 @@ class DistributedSGD(_FromArrays):
 
     def _begin(self, orders, step):
         """The call's mini-batches from global step `step` on, as one distributed dataset."""
-        data = book_batches(self.x, self.y, self.batch_size, orders).skip(step)
+        if self._tensors is None:  # the set as tensors once, not again at each call (each epoch)
+            self._tensors = (self._tf.constant(self.x), self._tf.constant(self.y))
+        data = book_batches(*self._tensors, self.batch_size, orders).skip(step)
         self._iterator = iter(self._strategy.experimental_distribute_dataset(data))
 
     def _run_rows(self, rows):
