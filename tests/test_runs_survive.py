@@ -213,6 +213,27 @@ def test_a_checkpoint_names_the_processes_that_trained_it_and_a_change_of_proces
     assert older.processes == [{"from_epoch": 0, "to_epoch": 3}] and older.trained_elsewhere() is None
 
 
+def test_a_process_is_dated_when_it_starts_training_not_at_its_first_save(tmp_path):
+    import datetime
+    import time
+
+    import numpy as np
+
+    from nndl_keras.training.checkpoints import Checkpoint
+    from nndl_keras.training.engines import make_engine
+    from nndl_keras.training.provenance import this_process
+
+    model = _two_branches("ab")
+    engine = make_engine(model, np.zeros((10, 4), "float32"), np.zeros((10, 2), "float32"), 5, seed=2, engine="fit")
+    this_process.cache_clear()  # as in a new process
+    checkpoint = Checkpoint(tmp_path, {"recipe": "tiny"})
+    started = datetime.datetime.now(datetime.timezone.utc)
+    time.sleep(1.5)  # the first epoch
+    checkpoint.save(model, engine, [], 1, {})
+    (process,) = checkpoint.processes
+    assert datetime.datetime.fromisoformat(process["date"]) <= started
+
+
 def _two_branches(first, extra=False):
     """A net with branches `a` and `b` of the same shapes, made and called in the order `first` gives."""
     import keras

@@ -138,7 +138,8 @@ class Checkpoint:
 
     Attributes:
         processes: the processes that trained it, as of its last save or load: each
-            one's `provenance` (command, commit, date, machine) with `from_epoch`,
+            one's `provenance` (command, commit, machine, and the date it began its
+            first training) with `from_epoch`,
             `to_epoch` and `seconds` (its wall time on this training), this one last.
     """
 
@@ -150,6 +151,7 @@ class Checkpoint:
         # that saved it is kept with the epochs it took the training from and to.
         self.processes = []
         self._earlier, self._from_epoch, self._begun = [], 0, time.perf_counter()
+        this_process()  # the process dated as it starts training, not at its first save an epoch later
 
     def load(self):
         """The saved state, or `None` when there is none; refuses another training's."""
