@@ -324,3 +324,19 @@ def test_ch6_throughput_table_is_the_benchmark():
     for measured in record["results"].values():
         row = f"| {measured['images_per_second']:,.0f} | {measured['against_fit']:.2f}x | {measured['peak_rss_mib']:.0f} MiB |"
         assert row in text, row
+
+
+def test_a_rows_results_in_bold_are_its_recipes_in_order():
+    # "**99.29%** / **99.41%** / **99.47%**" for 2fc-100 / -300 / -1000: the pooled check above
+    # would let one recipe's number (or another's book number) stand for another recipe's.
+    records = records_by_recipe()
+    checked = 0
+    for names, cell in recipe_rows():
+        results = re.findall(r"\*\*(\d+\.\d+)%\*\*|(?<= )–(?= )", cell.split(" (", 1)[0] + " ")
+        if len(names) < 2 or len(results) != len(names):
+            continue
+        for name, result in zip(names, results):
+            measured = {f"{100 * r['measured_accuracy']:.2f}" for r in records.get(name, ()) if "measured_accuracy" in r}
+            assert (result in measured) if result else not measured, f"{name}: {result or '–'}% is not its record's"
+            checked += 1
+    assert checked >= 3
