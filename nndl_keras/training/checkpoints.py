@@ -151,7 +151,7 @@ class Checkpoint:
         # that saved it is kept with the epochs it took the training from and to.
         self.processes = []
         self._earlier, self._from_epoch, self._begun = [], 0, time.perf_counter()
-        this_process()  # the process dated as it starts training, not at its first save an epoch later
+        self._here = this_process()  # this process, dated as it starts training, not at its first save
 
     def load(self):
         """The saved state, or `None` when there is none; refuses another training's."""
@@ -175,7 +175,7 @@ class Checkpoint:
         """The machine, in one line, of the process that saved the loaded state, when its
         processor is not this one's (floating-point results differ with it); else None."""
         last = self._earlier[-1].get("machine") if self._earlier else None
-        here = this_process()["machine"]
+        here = self._here["machine"]
 
         def arithmetic(machine):
             return machine.get("cpu"), machine.get("cpu_flags"), machine.get("accelerators")
@@ -234,7 +234,7 @@ class Checkpoint:
 
         outputs.atomic_write(self.folder / name, write)
         this = {"from_epoch": self._from_epoch, "to_epoch": epoch, "seconds": round(time.perf_counter() - self._begun, 3)}
-        self.processes = [*self._earlier, {**this_process(), **this}]
+        self.processes = [*self._earlier, {**self._here, **this}]
         state = {
             "settings": self.settings,
             "epoch": epoch,
