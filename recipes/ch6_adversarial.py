@@ -86,7 +86,7 @@ def load_classifier(path):
         model = keras.saving.load_model(path)
     except Exception as e:  # a damaged or foreign file: one line, not a traceback
         raise NNDLError(f"cannot load a Keras model from {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-    if getattr(model, "_compile_loss", None) is None:
+    if getattr(model, "loss", None) is None:
         raise NNDLError(f"the model in {path} was saved without a compiled loss, so there is no cost to differentiate")
     if int(np.prod(model.input_shape[1:])) != 784 or model.output_shape[-1] != 10:
         raise NNDLError(f"the model in {path} takes {model.input_shape[1:]} and gives {model.output_shape[1:]}: not an MNIST classifier")

@@ -97,12 +97,12 @@ engine = StackedJaxSGD(models, x, y, M, seeds)
 assert engine.devices_used == jax.devices()[:5], engine.devices_used
 kernel = engine._stack()[0][0]
 shards = kernel.addressable_shards
-assert [s.data.shape for s in shards] == [(1, 20, 16)] * 5, [s.data.shape for s in shards]
+assert [s.data.shape for s in shards] == [(1, 1, 20, 16)] * 5, [s.data.shape for s in shards]
 assert len({s.device for s in shards}) == 5
 costs = engine.train_epochs(2)
 assert shapes == {(M, 20), (N % M, 20)}, shapes
 # Compiled for the 5 devices: no member's step talks to another device.
-compiled = engine._run.lower(engine._stack(), np.zeros((5, 4, M), np.int32), engine._x, engine._y).compile().as_text()
+compiled = engine._run.lower(engine._stack(), np.zeros((5, 1, 4, M), np.int32), engine._x, engine._y).compile().as_text()
 assert not re.search(r"all-reduce|all-gather|all-to-all|collective-permute|reduce-scatter", compiled)
 assert "f32[10,20]" in compiled  # each device gathers a whole mini-batch of 10
 models[0].train_step = step

@@ -35,7 +35,7 @@ def loss_gradient_fn(model, wrt="weights"):
     check_backend()
     if wrt not in ("weights", "inputs"):
         raise ValueError(f"wrt must be 'weights' or 'inputs', got {wrt!r}")
-    if getattr(model, "_compile_loss", None) is None:
+    if getattr(model, "loss", None) is None:  # compile() sets the loss it builds, or none
         raise ValueError(
             f"the gradient norms are those of the model's compiled loss, and {model.name} was compiled "
             "without one (loss=None, as with a custom train_step): compile it with the loss it trains on"

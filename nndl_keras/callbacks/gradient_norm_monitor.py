@@ -175,7 +175,8 @@ class GradientNormMonitor(keras.callbacks.Callback):
             # Sequential without Input, subclassed: TensorFlow's fit builds them
             # only when it traces its first step, after on_train_begin.
             model(keras.tree.map_structure(lambda a: a[:1], self.probe_x), training=False)
-        fingerprint = (id(model), getattr(model, "_compile_loss", None), tuple(id(v) for v in model.trainable_variables))
+        # A recompile (a new loss or optimizer) or a frozen layer asks for a new gradient function.
+        fingerprint = (id(model), id(model.loss), id(model.optimizer), tuple(id(v) for v in model.trainable_variables))
         if self._gradient_fn is None or fingerprint != self._fingerprint:
             self._gradient_fn = loss_gradient_fn(model)
             self._keys = self._watched()

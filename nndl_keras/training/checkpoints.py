@@ -87,21 +87,22 @@ def _keys(model, paths):
     A resumed run rebuilds its models in a new process (or, under `reproduce`,
     after other recipes), where the names Keras makes up for unnamed objects
     (`sequential_3`, `seed_generator_7`, `dense_4`) carry other numbers. So the
-    model's own name becomes `model`, and a made-up name (a class's name in
-    snake case, with or without `_<n>`) becomes `<name>#<rank>`, its rank among
-    the model's names of that class by number: the order in which they were
-    made, the same in every process. Names given (`hidden_1`, `conv_2`) stay.
+    model's own name becomes `model`, and every other name of a layer or object
+    (a path's components but the variable's own name) becomes `<stem>#<rank>`:
+    `dense_4` is `dense` numbered 4, `dense` is `dense` numbered 0, and the rank
+    is its place among the model's names of that stem by number, the order in
+    which they were made, the same in every process. A name the model gives
+    (`a`, `hidden_1`) is ranked the same way, whoever made it, so that nothing
+    here needs to know how Keras makes its names.
     """
-    made_up = {"seed_generator"} | {_snake_case(type(layer).__name__) for layer in _layers(model)}
     parts = [path.split("/") for path in paths]
     numbered = {}
-    for name in {name for path in parts for name in path[1:]} | {path[0] for path in parts if path[0] != model.name}:
+    for name in {name for path in parts for name in path[:-1]} - {model.name}:
         stem, number = re.fullmatch(r"(.+?)(?:_(\d+))?", name).groups()
-        if stem in made_up:
-            numbered.setdefault(stem, []).append((int(number or 0), name))
+        numbered.setdefault(stem, []).append((int(number or 0), name))
     ranks = {name: f"{stem}#{rank}" for stem, names in numbered.items() for rank, (_, name) in enumerate(sorted(names))}
     ranks[model.name] = "model"
-    return ["/".join(ranks.get(name, name) for name in path) for path in parts]
+    return ["/".join([*(ranks[name] for name in path[:-1]), path[-1]]) for path in parts]
 
 
 def _optimizer_key(path, own, keys):
@@ -113,19 +114,6 @@ def _optimizer_key(path, own, keys):
         return f"optimizer/{name}"
     length, key = max(follows)
     return f"optimizer/{key}/{name[length + 1 :]}"
-
-
-def _layers(model):
-    """The model's layers and those of the models nested in it."""
-    for layer in getattr(model, "layers", ()):
-        yield layer
-        yield from _layers(layer)
-
-
-def _snake_case(name):
-    """A class's name as Keras makes a default name of it (`Network3Dropout`: `network3_dropout`)."""
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", re.sub(r"\W+", "", name))
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 class Checkpoint:

@@ -31,7 +31,7 @@ from nndl_keras import __version__
 from nndl_keras.data import expanded_training, load_mnist
 from nndl_keras.data.expand import COPIES
 from nndl_keras.errors import Interrupted, NNDLError, RecipeError
-from nndl_keras.training import devices, outputs
+from nndl_keras.training import devices, outputs, requirements
 from nndl_keras.training.provenance import provenance
 from nndl_keras.training.session import Session, accuracy
 
@@ -120,6 +120,7 @@ def run(
 
     recipe = recipes.get(recipe) if isinstance(recipe, str) else recipe
     # 1. Validate: every setting that can be refused is refused before anything is written.
+    requirements.check(keras.backend.backend())
     call = _settings(recipe, overrides, seed, runs, engine, steps_per_execution, device, precision, resume, overwrite, output_dir)
     placement = devices.select(device if device is not None and not isinstance(device, str) else call["device"])
     _resolve_defaults(call, recipe, placement)

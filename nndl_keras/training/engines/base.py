@@ -28,6 +28,18 @@ def scaled(images, dtype="float32"):
     return keras.ops.cast(images, dtype) / 255.0
 
 
+def build_for_training(model, x, y):
+    """Creates the compiled loss's, metrics' and optimizer's variables, outside any compiled
+    loop, through Keras's public calls on one mini-batch (`x`, `y`), as `fit` builds them
+    before its first step. An inference call draws no dropout mask, so no random state moves."""
+    x = scaled(x, model.compute_dtype)
+    y_pred = model(x, training=False)
+    model.compute_loss(x=x, y=y, y_pred=y_pred, training=False)
+    model.compute_metrics(x, y, y_pred)
+    model.reset_metrics()  # the mini-batch above counts in no logged mean
+    model.optimizer.build(model.trainable_variables)
+
+
 def predict_in_batches(forward, x, axis=0):
     """`forward` of `x` in slices of `PREDICT_BATCH` examples (uint8 pixels scaled),
     joined along `axis` (1 where the outputs have a leading member axis)."""

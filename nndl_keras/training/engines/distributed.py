@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from nndl_keras.training.engines.base import _FromArrays, book_batches, predict_in_batches, scaled
+from nndl_keras.training.engines.base import _FromArrays, book_batches, build_for_training, predict_in_batches
 
 
 class DistributedSGD(_FromArrays):
@@ -52,11 +52,10 @@ class DistributedSGD(_FromArrays):
         super().__init__(model, x, y, batch_size, seed, reshuffle, static_shapes)
         self._tf, self._strategy = tf, strategy
         self._per_call, self._tensors = max(1, int(steps_per_execution)), None
-        if strategy.extended._in_multi_worker_mode():  # as tf.distribute's own input pipeline asks
+        if _workers(strategy) > 1:
             self._chunk, self._tuned = max(self.WORKERS_CHUNK, self._per_call), True
         with strategy.scope():  # the loss, metrics and optimizer, built outside the compiled loop
-            model._symbolic_build(data_batch=(scaled(x[:batch_size]), y[:batch_size]))
-            model.optimizer.build(model.trainable_variables)
+            build_for_training(model, x[:batch_size], y[:batch_size])
         self._loss = next(metric for metric in model.metrics if metric.name == "loss")
         self._steps = tf.function(self._run_steps)
         self._forward = tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True)
@@ -86,3 +85,12 @@ class DistributedSGD(_FromArrays):
     def predict(self, x):
         """The model's outputs for `x` (uint8 pixels scaled), in slices."""
         return predict_in_batches(self._forward, x)
+
+
+def _workers(strategy):
+    """How many workers (hosts) take part in `strategy`: its cluster's chief and workers, or 1."""
+    resolver = strategy.cluster_resolver
+    if resolver is None:
+        return 1
+    spec = resolver.cluster_spec()
+    return max(1, sum(spec.num_tasks(job) for job in ("chief", "worker") if job in spec.jobs))

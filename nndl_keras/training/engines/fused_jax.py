@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from nndl_keras.training.engines.base import _Engine, predict_in_batches, scaled
+from nndl_keras.training.engines.base import _Engine, build_for_training, predict_in_batches, scaled
 
 
 class FusedJaxSGD(_Engine):
@@ -41,9 +41,7 @@ class FusedJaxSGD(_Engine):
         self._jax, self._jnp = jax, jnp
         self._x, self._y = jnp.asarray(x), jnp.asarray(y)
         self._n = len(y)
-        model.optimizer.build(model.trainable_variables)
-        # Builds the compiled loss and metrics outside the jitted loop (fit does the same).
-        model._symbolic_build(data_batch=(np.asarray(x[:batch_size]), np.asarray(y[:batch_size])))
+        build_for_training(model, np.asarray(x[:batch_size]), np.asarray(y[:batch_size]))
         self._run = jax.jit(self._scan, donate_argnums=0)
         self._forward = jax.jit(lambda trainable, non_trainable, inputs: model.stateless_call(trainable, non_trainable, inputs)[0])
         self._now = None

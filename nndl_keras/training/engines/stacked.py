@@ -11,7 +11,7 @@ member ends where it would have ended trained alone (to float rounding).
 import keras
 import numpy as np
 
-from nndl_keras.training.engines.base import _Engine, predict_in_batches, scaled
+from nndl_keras.training.engines.base import _Engine, build_for_training, predict_in_batches, scaled
 
 
 class StackedJaxSGD(_Engine):
@@ -38,11 +38,14 @@ class StackedJaxSGD(_Engine):
     the next `train_epochs` go on from there. The results do not depend on the
     length of the chunks.
 
-    With several devices, the member axis is spread over a 1-D mesh named
-    "members": the largest number d of the given devices that divides M (5
-    members on 8 devices: 5 devices, one member each; 4 members on 8: 4). Each
-    member's weights and whole mini-batch stay on one device; the training
-    data is replicated on each.
+    With several devices, the members are split over them: the largest number
+    d of the given devices that divides M (5 members on 8 devices: 5 devices,
+    one member each; 4 members on 8: 4), M/d members each, under `jax.pmap`.
+    Each member's weights and whole mini-batch stay on one device; the training
+    data is replicated on each. `pmap` and not a sharded `jit`: on JAX 0.7.2
+    (Colab's), a `vmap` of a convolution's gradient fails on any array placed
+    on a mesh, even a mesh of one device (jax-ml/jax#32157), and `pmap` places
+    none.
 
     Args:
         models: compiled Keras models of identical architecture, each built
@@ -89,17 +92,17 @@ class StackedJaxSGD(_Engine):
         self._jax, self.models, self._n = jax, models, len(y)
         self._rngs = [np.random.default_rng(seed) for seed in seeds]
         for model in models:
-            model.optimizer.build(model.trainable_variables)
-            # The compiled loss and metrics, built outside the jitted loop (as fit does).
-            model._symbolic_build(data_batch=(np.asarray(x[:batch_size]), np.asarray(y[:batch_size])))
+            build_for_training(model, np.asarray(x[:batch_size]), np.asarray(y[:batch_size]))
         _check_alike(models)
         self.devices_used = _devices_for(len(models), jax.devices() if devices is None else list(devices))
-        mesh = jax.sharding.Mesh(np.array(self.devices_used), ("members",))
-        self._members = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("members"))
-        replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
-        self._x, self._y = jax.device_put(x, replicated), jax.device_put(y, replicated)
-        self._run = jax.jit(self._scan, donate_argnums=0)
-        self._forward = jax.jit(jax.vmap(self._call, in_axes=(0, 0, None)))
+        self._per_device = len(models) // len(self.devices_used)
+        on_each = jax.pmap(lambda _, data: data, in_axes=(0, None), devices=self.devices_used)
+        devices = np.arange(len(self.devices_used))
+        self._x, self._y = on_each(devices, x), on_each(devices, y)  # one copy a device, made once
+        self._run = jax.pmap(self._scan, donate_argnums=0, devices=self.devices_used)
+        self._forward = jax.pmap(
+            jax.vmap(self._call, in_axes=(0, 0, None)), in_axes=(0, 0, None), devices=self.devices_used
+        )
         self._now = None
 
     # The compiled step: member by member under vmap, chunk by chunk under scan.
@@ -114,11 +117,11 @@ class StackedJaxSGD(_Engine):
         return state, logs["loss"]
 
     def _scan(self, state, batches, x, y):
-        """Steps over `batches` (member, step, example indices); the state and losses (step, member)."""
+        """One device's steps over `batches` (member, step, example indices); its members'
+        state and losses (step, member)."""
         jax = self._jax
         step = jax.vmap(self._step, in_axes=(0, 0, None, None))
-        state, losses = jax.lax.scan(lambda s, indices: step(s, indices, x, y), state, jax.numpy.swapaxes(batches, 0, 1))
-        return jax.lax.with_sharding_constraint(state, self._members), losses
+        return jax.lax.scan(lambda s, indices: step(s, indices, x, y), state, jax.numpy.swapaxes(batches, 0, 1))
 
     def _call(self, trainable, non_trainable, inputs):
         return self.models[0].stateless_call(trainable, non_trainable, inputs)[0]
@@ -143,33 +146,45 @@ class StackedJaxSGD(_Engine):
         self._now = self._stack()
 
     def _run_rows(self, rows):
-        self._now, losses = self._run(self._now, self._jax.device_put(rows, self._members), self._x, self._y)
-        return losses
+        self._now, losses = self._run(self._now, self._by_device(rows), self._x, self._y)
+        losses = np.moveaxis(np.asarray(losses), 0, 1)  # (device, step, member) -> (step, device, member)
+        return losses.reshape(losses.shape[0], -1)
 
     def _end(self):
         self._store(self._now)
 
+    def _by_device(self, stacked):
+        """An array with a leading member axis (M, ...) as (device, member on it, ...)."""
+        return stacked.reshape(len(self.devices_used), self._per_device, *stacked.shape[1:])
+
     def _stack(self, groups=4):
-        """The first `groups` of the models' state (see `_variables`), stacked
-        along the member axis and spread over the devices."""
+        """The first `groups` of the models' state (see `_variables`), stacked along
+        the member axis, split by device (device, member on it, ...)."""
+        place = self._jax.pmap(lambda value: value, devices=self.devices_used)
         stacked = []
         for variables in zip(*(_variables(model)[:groups] for model in self.models)):
             values = (np.stack([np.asarray(v.value) for v in same]) for same in zip(*variables))
-            stacked.append([self._jax.device_put(v, self._members) for v in values])
+            stacked.append([place(self._by_device(v)) for v in values])
         return tuple(stacked)
 
     def _store(self, state):
         """Writes the stacked state back into each model (its variables, on the default device)."""
         host = self._jax.device_get(state[:3])  # the running means are this engine's own
         for k, model in enumerate(self.models):
+            device, member = divmod(k, self._per_device)
             for variables, values in zip(_variables(model), host):
                 for variable, value in zip(variables, values):
-                    variable.assign(value[k])
+                    variable.assign(value[device, member])
 
     def predict(self, x):
         """Each member's outputs for `x` (uint8 pixels are scaled): an array (M, len(x), outputs)."""
         trainable, non_trainable = self._stack(2)
-        return predict_in_batches(lambda inputs: self._forward(trainable, non_trainable, inputs), x, axis=1)
+
+        def forward(inputs):
+            outputs = np.asarray(self._forward(trainable, non_trainable, inputs))
+            return outputs.reshape(len(self.models), *outputs.shape[2:])
+
+        return predict_in_batches(forward, x, axis=1)
 
 
 def _check_alike(models):
