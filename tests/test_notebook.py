@@ -138,6 +138,9 @@ def test_runs_top_to_bottom_on_eight_devices_and_a_rerun_cell_resumes(tmp_path, 
 
     device_line = stdout(next(c for c in nb.cells if "JAX devices:" in stdout(c)))
     assert device_line.count("CpuDevice") == 8
+    # The install cell compares what it replaced with what the session had imported (issue 26).
+    install = stdout(next(c for c in nb.cells if c.cell_type == "code" and "%pip install" in c.source))
+    assert "No restart needed: nothing this session had imported was replaced." in install, install
     placement = stdout(next(c for c in nb.cells if "nndl-keras " in stdout(c) and " on " in stdout(c)))
     assert "DataParallel over 8 CPUs" in placement
     relu, quick, full = (stdout(nb.cells[i]) for i in trainings)

@@ -17,6 +17,21 @@ from nndl_keras.models import nand_adder
 RNG = np.random.default_rng(0)
 
 
+@pytest.fixture(autouse=True)
+def float64_on_jax():
+    """The book's formulas are checked in float64, which JAX computes only with x64 enabled
+    (else `dtype="float64"` quietly runs in float32): on for each test here, then back."""
+    if keras.backend.backend() != "jax":
+        yield
+        return
+    import jax
+
+    before = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    yield
+    jax.config.update("jax_enable_x64", before)
+
+
 def test_backend_is_the_one_asked_for():
     assert keras.backend.backend() == os.environ.get("KERAS_BACKEND", "tensorflow")
 

@@ -15,8 +15,9 @@ def readme_example():
 
 def test_readme_starts_with_the_two_commands():
     first = (REPO / "README.md").read_text().splitlines()[:2]
-    assert first == ["pip install . && nndl-keras run ch1-sgd", "pip install '.[test]' && pytest"]
-    assert "pip install '.[test]' && pytest" in (REPO / ".ci" / "run").read_text()
+    tests = "pip install '.[test]' && pytest && python -m nox -f tests/environments/noxfile.py -s colab_tpu colab_gpu"
+    assert first == ["pip install . && nndl-keras run ch1-sgd", tests]
+    assert tests in (REPO / ".ci" / "run").read_text().splitlines()  # CI runs exactly the README's command
 
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
