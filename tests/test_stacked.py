@@ -12,7 +12,7 @@ from helpers import run_python
 JAX = {"KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
 EIGHT_DEVICES = {**JAX, "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
 
-# A small net with dropout, so that each member's own masks matter; n = 997
+# A small net with a convolution and dropout, so that each member's own masks matter; n = 997
 # examples in mini-batches of 10, so that every epoch ends with a smaller one.
 PRELUDE = """
 import json
@@ -25,6 +25,10 @@ def build(seed, hidden=16):
     keras.utils.set_random_seed(seed)
     model = keras.Sequential([
         keras.Input((20,)),
+        # A convolution: its gradient under vmap is what jax 0.7.2 cannot batch on a mesh (jax#32157).
+        keras.layers.Reshape((20, 1)),
+        keras.layers.Conv1D(2, 3, activation="relu"),
+        keras.layers.Flatten(),
         keras.layers.Dense(hidden, activation="relu"),
         keras.layers.Dropout(0.5),
         keras.layers.Dense(3, activation="softmax"),
@@ -97,14 +101,14 @@ engine = StackedJaxSGD(models, x, y, M, seeds)
 assert engine.devices_used == jax.devices()[:5], engine.devices_used
 kernel = engine._stack()[0][0]
 shards = kernel.addressable_shards
-assert [s.data.shape for s in shards] == [(1, 1, 20, 16)] * 5, [s.data.shape for s in shards]
+assert [s.data.shape for s in shards] == [(1, 1, 3, 1, 2)] * 5, [s.data.shape for s in shards]
 assert len({s.device for s in shards}) == 5
 costs = engine.train_epochs(2)
 assert shapes == {(M, 20), (N % M, 20)}, shapes
 # Compiled for the 5 devices: no member's step talks to another device.
 compiled = engine._run.lower(engine._stack(), np.zeros((5, 1, 4, M), np.int32), engine._x, engine._y).compile().as_text()
 assert not re.search(r"all-reduce|all-gather|all-to-all|collective-permute|reduce-scatter", compiled)
-assert "f32[10,20]" in compiled  # each device gathers a whole mini-batch of 10
+assert re.search(r"f32\[10,20(,1)?\]", compiled)  # each device gathers a whole mini-batch of 10
 models[0].train_step = step
 assert_alone_equal(models, costs, seeds, 2)
 print(len(engine.devices_used), "devices")
