@@ -97,8 +97,9 @@ class StackedJaxSGD(_Engine):
         self.devices_used = _devices_for(len(models), jax.devices() if devices is None else list(devices))
         self._per_device = len(models) // len(self.devices_used)
         on_each = jax.pmap(lambda _, data: data, in_axes=(0, None), devices=self.devices_used)
-        devices = np.arange(len(self.devices_used))
-        self._x, self._y = on_each(devices, x), on_each(devices, y)  # one copy a device, made once
+        each = np.arange(len(self.devices_used))
+        self._x, self._y = on_each(each, x), on_each(each, y)  # one copy a device, made once
+        self._place = jax.pmap(lambda value: value, devices=self.devices_used)  # (device, ...) split over them
         self._run = jax.pmap(self._scan, donate_argnums=0, devices=self.devices_used)
         self._forward = jax.pmap(
             jax.vmap(self._call, in_axes=(0, 0, None)), in_axes=(0, 0, None), devices=self.devices_used
@@ -160,11 +161,10 @@ class StackedJaxSGD(_Engine):
     def _stack(self, groups=4):
         """The first `groups` of the models' state (see `_variables`), stacked along
         the member axis, split by device (device, member on it, ...)."""
-        place = self._jax.pmap(lambda value: value, devices=self.devices_used)
         stacked = []
         for variables in zip(*(_variables(model)[:groups] for model in self.models)):
             values = (np.stack([np.asarray(v.value) for v in same]) for same in zip(*variables))
-            stacked.append([place(self._by_device(v)) for v in values])
+            stacked.append([self._place(self._by_device(v)) for v in values])
         return tuple(stacked)
 
     def _store(self, state):
