@@ -20,6 +20,8 @@ from nbclient.exceptions import CellExecutionError
 
 from helpers import REPO
 
+pytestmark = pytest.mark.colab  # run in the colab_tpu nox session, on Colab's versions (see conftest.py)
+
 NOTEBOOK = REPO / "notebooks" / "colab_tpu.ipynb"
 EIGHT_DEVICES = "--xla_force_host_platform_device_count=8"
 

@@ -118,7 +118,7 @@ def interpreter(version):
 def colab_tpu(session):
     """Colab's TPU runtime: Python 3.13, no TensorFlow, Keras on JAX; `pip install <wheel>[jax]`."""
     environment(session, image=pins_file(HERE / "colab-tpu.txt"), backend="jax", extras="[jax]",
-                tools=TEST_TOOLS + NOTEBOOK_TOOLS, selection={**SELECTION, **NOTEBOOK})
+                tools=TEST_TOOLS + NOTEBOOK_TOOLS, selection={**SELECTION, **NOTEBOOK}, colab_image=True)
 
 
 @nox.session(python=interpreter("3.13"))
@@ -174,10 +174,12 @@ def floors(setup_cfg):
 # --- one session ----------------------------------------------------------------------------------------
 
 
-def environment(session, *, image, backend, extras, tools, selection):
+def environment(session, *, image, backend, extras, tools, selection, colab_image=False):
     started = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix=f"nndl-keras-{session.name}-"))
     env = {"KERAS_BACKEND": backend, "NNDL_KERAS_DATA_DIR": DATA_DIR, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    if colab_image:  # the notebook's tests (marked colab) run here only: tests/conftest.py
+        env["NNDL_KERAS_COLAB_IMAGE"] = "1"
     record = {
         "session": session.name,
         "command": " ".join(["nox", *sys.argv[1:]]),
