@@ -108,7 +108,7 @@ assert shapes == {(M, 20), (N % M, 20)}, shapes
 # Compiled for the 5 devices: no member's step talks to another device.
 compiled = engine._run.lower(engine._stack(), np.zeros((5, 1, 4, M), np.int32), engine._x, engine._y).compile().as_text()
 assert not re.search(r"all-reduce|all-gather|all-to-all|collective-permute|reduce-scatter", compiled)
-assert re.search(r"f32\[10,20(,1)?\]", compiled)  # each device gathers a whole mini-batch of 10
+assert re.search(r"f32\\[10,20(,1)?\\]", compiled)  # each device gathers a whole mini-batch of 10
 models[0].train_step = step
 assert_alone_equal(models, costs, seeds, 2)
 print(len(engine.devices_used), "devices")
