@@ -5,7 +5,7 @@ emulations of the environments users have, then a short selection of the tests a
 
 colab_tpu  Python 3.13, Keras on JAX, Colab's TPU image (colab-tpu.txt), `pip install <wheel>[jax]`
 colab_gpu  Python 3.13, Keras on TensorFlow, Colab's GPU/CPU image (colab-gpu.txt), `pip install <wheel>`
-floor      Python 3.10, every `>=` floor of setup.cfg (install_requires and the jax extra) installed
+floor      Python 3.11 (Keras 3.13 needs it), every `>=` floor of setup.cfg (install_requires and the jax extra) installed
            at exactly that version, read from setup.cfg as the session starts; `pip install <wheel>`
 newest     Python 3.11, whatever pip resolves today; `pip install <wheel>`
 
@@ -128,7 +128,7 @@ def colab_gpu(session):
                 tools=TEST_TOOLS, selection=SELECTION)
 
 
-@nox.session(python=interpreter("3.10"))
+@nox.session(python=interpreter("3.11"))
 def floor(session):
     """The oldest versions setup.cfg allows: each `>=` floor installed exactly; `pip install <wheel>`."""
     environment(session, image=floors(REPO / "setup.cfg"), backend="tensorflow", extras="",
