@@ -49,9 +49,7 @@ def kill_when(args, is_moment, delay=0.0, sig=signal.SIGKILL):
 def run_python(code, env=None, timeout=600):
     """Runs `code` in a fresh Python process, against the installed package; returns the CompletedProcess."""
     return subprocess.run(
-        # Not the checkout in the working directory ('' on sys.path; -P would say so from Python 3.11).
-        [sys.executable, "-c", f"import sys; sys.path[:] = [p for p in sys.path if p]\n{code}"],
-
+        [sys.executable, "-P", "-c", code],  # -P: not the checkout in the working directory
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},

@@ -21,7 +21,7 @@ def test_the_readmes_environments_table_is_made_from_the_records():
         assert f"docs/results/environments/{session}.json" in table
 
 
-def test_a_colab_session_that_replaced_keras_is_shown_failed(tmp_path, monkeypatch):
+def test_a_colab_session_that_replaced_keras_is_shown_failed():
     versions = versions_module()
     record = {
         "date_utc": "2026-12-06T00:00:00Z", "python": "3.13.0", "ok": False,
