@@ -42,7 +42,7 @@ def measure(method, data_dir, epochs):
         keras.utils.set_random_seed(0)
         model = recipes.create_model("ch1-sgd")
         if method == "runner":
-            engine = make_engine(model, x, y, batch_size=10, seed=0, engine="fused")
+            engine = make_engine(model, x, y, batch_size=10, seeds=0, engine="fused")
             epoch = engine.train_epoch
         else:
 

@@ -37,7 +37,7 @@ def measure(method, data_dir, images):
             model.fit(x, training.y, batch_size=10, epochs=1, shuffle=False, verbose=0)
 
     else:
-        engine = make_engine(model, training.x, training.y, 10, 0, engine="fused", jit_compile=method == "runner-xla", reshuffle=False)
+        engine = make_engine(model, training.x, training.y, 10, 0, engine="fused", reshuffle=False, jit_compile=method == "runner-xla")
         epoch = engine.train_epoch
     epoch()  # warm-up: tracing, compilation, oneDNN primitives
     seconds = median_seconds(epoch, 2)

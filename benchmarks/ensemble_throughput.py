@@ -4,10 +4,10 @@ Methods, each in its own process (so that each peak memory is its own), on the
 same uint8 images (the expanded set, scaled on the fly), mini-batch 10, the
 ch6-dropout net (the ensemble's member), each member with its own seed:
 
-- stacked: `StackedJaxSGD`, all members in one compiled step (`jax.vmap`),
+- stacked: `JaxScan` of all M members, in one compiled step (`jax.vmap`),
   spread over the devices when there are several;
-- sequential: `FusedJaxSGD`, one member after another, as the ch6-ensemble
-  recipe trains them (each member its own compiled scan).
+- sequential: `JaxScan` of one member (M = 1), one member after another, as
+  the ch6-ensemble recipe trains them on a CPU (each its own compiled scan).
 
 Each member takes --steps timed steps (one epoch of steps x 10 images), after
 --warmup epochs of the same steps for compilation. "member images/s" is how
@@ -78,19 +78,19 @@ def measure(method, args):
     import keras
 
     from nndl_keras import recipes
-    from nndl_keras.training.engines import FusedJaxSGD, StackedJaxSGD
+    from nndl_keras.training import make_engine
 
     x, y = training_images(args.data_dir, args.steps * BATCH)
     reshuffle = recipes.get("ch6-dropout").reshuffle
     models, seeds = members(args.members), list(range(args.members))
     if method == "stacked":
-        engine = StackedJaxSGD(models, x, y, BATCH, seeds, reshuffle=reshuffle)
+        engine = make_engine(models, x, y, BATCH, seeds, engine="stacked", reshuffle=reshuffle)
         member_seconds = timed_epochs(lambda: engine.train_epochs(1), args.warmup)
-        ensemble_seconds, devices = member_seconds, len(engine.devices_used)
+        ensemble_seconds, devices = member_seconds, len(engine.program.devices_used)
     else:
         times = []
         for model, seed in zip(models, seeds):
-            engine = FusedJaxSGD(model, x, y, BATCH, seed, reshuffle=reshuffle)
+            engine = make_engine(model, x, y, BATCH, seed, reshuffle=reshuffle)
             times.append(timed_epochs(lambda: engine.train_epochs(1), args.warmup))
             del engine  # its copy of the data on the device goes, as in the recipe
         member_seconds, ensemble_seconds, devices = sum(times) / len(times), sum(times), 1
@@ -161,7 +161,7 @@ def main():
 
 
 def report(args, results):
-    from nndl_keras.training.provenance import describe, provenance
+    from nndl_keras.provenance import describe, provenance
 
     ratio = results["sequential"]["seconds"] / results["stacked"]["seconds"]
     first = results["stacked"]

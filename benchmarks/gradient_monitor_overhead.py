@@ -40,7 +40,7 @@ def main():
 
     keras.utils.set_random_seed(0)
     model = recipes.create_model("ch5-depth-4")
-    engine = make_engine(model, x, y, batch_size=10, seed=0, engine="fused")
+    engine = make_engine(model, x, y, batch_size=10, seeds=0, engine="fused")
     monitor = GradientNormMonitor(probe)
     monitor.set_model(model)
     engine.train_epoch(), monitor.gradient_norms()  # warm-up: compile both

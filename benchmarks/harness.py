@@ -65,7 +65,7 @@ def write_record(path, benchmark, results=None, **summary):
     if not path:
         return None
     from nndl_keras.files import write_json
-    from nndl_keras.training.provenance import provenance
+    from nndl_keras.provenance import provenance
 
     record = {"benchmark": benchmark, **provenance(), **summary}
     write_json(path, record if results is None else {**record, "results": results})

@@ -8,61 +8,43 @@ prints one line and exits with status 2.
 import signal
 import sys
 
-import click  # noqa: E402
+import click
 
-from nndl_keras.errors import Interrupted, NNDLError  # noqa: E402
+from nndl_keras import _startup
+from nndl_keras.errors import NNDLError
+from nndl_keras.stopping import StopRequest
 
 USAGE_ERROR = 2
 
 
-class _Stopped(Exception):
-    """Carries a KeyboardInterrupt past click, which would turn it into a bare Abort."""
-
-
 class _OneLineErrors(click.Group):
-    """A click group whose errors are one line on stderr and exit status 2."""
+    """A click group whose errors are one line on stderr and exit status 2; a run stopped by
+    SIGINT or SIGTERM (`nndl_keras.stopping`, installed for the command's life) ends with
+    its one line and 128 + the signal's number, as shells report it."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except KeyboardInterrupt as e:
-            raise _Stopped(e) from None
+        except KeyboardInterrupt as e:  # answered here: click would make it a bare Abort
+            _fail(str(e) or "interrupted", 128 + getattr(e, "signum", signal.SIGINT))
 
     def main(self, args=None, prog_name=None, **kwargs):
-        # From here a Ctrl-C is a KeyboardInterrupt that the command answers (start-up's was quiet_interrupts').
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        # SIGTERM (a preempted machine, `kill`) stops a run as Ctrl-C does, checkpoints kept.
-        previous = signal.signal(signal.SIGTERM, _terminate)
-        try:
-            result = super().main(args, prog_name, standalone_mode=False, **kwargs)
-        except click.exceptions.NoArgsIsHelpError as e:
-            click.echo(e.ctx.get_help())
-            sys.exit(0)
-        except click.exceptions.Exit as e:
-            sys.exit(e.exit_code)
-        except click.Abort:
-            _fail("aborted", 130)
-        except click.ClickException as e:
-            _fail(e.format_message().splitlines()[0], USAGE_ERROR)
-        except NNDLError as e:
-            _fail(str(e), e.exit_code)
-        except (KeyboardInterrupt, _Stopped) as e:
-            stop = e.args[0] if isinstance(e, _Stopped) else e
-            # Interrupted says how to resume; 128 + the signal's number, as shells report it.
-            signum = getattr(stop, "signum", None) or _stopped_by
-            _fail(str(stop) if isinstance(stop, Interrupted) else "interrupted", 128 + signum)
-        finally:
-            signal.signal(signal.SIGTERM, previous)
+        _startup.QUIET = True
+        with StopRequest():
+            try:
+                result = super().main(args, prog_name, standalone_mode=False, **kwargs)
+            except click.exceptions.NoArgsIsHelpError as e:
+                click.echo(e.ctx.get_help())
+                sys.exit(0)
+            except click.exceptions.Exit as e:
+                sys.exit(e.exit_code)
+            except click.Abort as e:  # a signal while click parsed the arguments
+                _fail("interrupted", 128 + getattr(e.__context__, "signum", signal.SIGINT))
+            except click.ClickException as e:
+                _fail(e.format_message().splitlines()[0], USAGE_ERROR)
+            except NNDLError as e:
+                _fail(str(e), e.exit_code)
         sys.exit(result if isinstance(result, int) else 0)
-
-
-_stopped_by = signal.SIGINT
-
-
-def _terminate(signum, frame):
-    global _stopped_by
-    _stopped_by = signum
-    raise KeyboardInterrupt
 
 
 def _fail(message, code):
@@ -147,11 +129,11 @@ def _training_options(command):
 def run(name, epochs, batch_size, eta, lmbda, train_size, dropout_style, members, member, model_path, runs, output_dir, overwrite, resume, quiet, **training):
     """Train NAME with the book's hyperparameters and write metrics, model and plot."""
     import nndl_keras
-    from nndl_keras import _startup, recipes
+    from nndl_keras import recipes
     from nndl_keras.errors import Diverged
 
     recipes.check_name(name)  # before Keras is imported: a mistyped name is answered at once
-    _startup.load_parts()
+    _startup.import_keras()  # the parts register as it loads
 
     # **training: the options shared with `reproduce`, named as nndl_keras.run names them.
     result = nndl_keras.run(
@@ -189,9 +171,7 @@ def run(name, epochs, batch_size, eta, lmbda, train_size, dropout_style, members
 @_training_options
 def reproduce(chapter, only, exclude, epochs_scale, output_dir, quiet, **training):
     """Run the registered recipes and tabulate book against measured."""
-    from nndl_keras import _startup
-
-    _startup.load_parts()
+    _startup.import_keras()  # the parts register as it loads
     from nndl_keras.reproduce import reproduce as reproduce_all
 
     report = reproduce_all(
@@ -212,9 +192,7 @@ def reproduce(chapter, only, exclude, epochs_scale, output_dir, quiet, **trainin
 @click.option("--data-dir", type=click.Path(file_okay=False), help="MNIST directory (else $NNDL_KERAS_DATA_DIR, else tensorflow-datasets).")
 def vote(member_runs, output_dir, data_dir):
     """Combine ensemble members trained as separate runs (`run ch6-ensemble --member K`) by the book's vote."""
-    from nndl_keras import _startup
-
-    _startup.load_parts()
+    _startup.import_keras()  # the parts register as it loads
     from nndl_keras.recipes.ch6_ensemble import vote as vote_members
 
     vote_members(member_runs, output_dir, data_dir=data_dir)

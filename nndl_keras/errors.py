@@ -4,6 +4,8 @@ The CLI prints any `NNDLError` as one line and exits with its `exit_code` (2
 for bad input); everything else is a bug and keeps its traceback.
 """
 
+import signal
+
 
 class NNDLError(Exception):
     """Base class of the errors that are the user's to fix (bad input, missing data)."""
@@ -26,11 +28,12 @@ class RecipeError(NNDLError):
 
 
 class Interrupted(KeyboardInterrupt):
-    """A run stopped by Ctrl-C or SIGTERM; its checkpoints let `--resume` continue it.
+    """Stopped by SIGINT or SIGTERM (`signum`; see `nndl_keras.stopping`). A run stopped so
+    keeps its checkpoints, and the runner's message says how `--resume` continues it.
 
     Still a `KeyboardInterrupt`, so code that catches those keeps working.
     """
 
-    def __init__(self, recipe, output_dir, signum=None):
-        super().__init__(f"{recipe} interrupted; continue with: nndl-keras run {recipe} --output-dir {output_dir} --resume")
-        self.recipe, self.output_dir, self.signum = recipe, output_dir, signum
+    def __init__(self, signum=signal.SIGINT, message="interrupted"):
+        super().__init__(message)
+        self.signum = signum

@@ -6,8 +6,9 @@ import time
 from pathlib import Path
 
 from nndl_keras.errors import NNDLError
-from nndl_keras.training import outputs, run
-from nndl_keras.training.provenance import provenance
+from nndl_keras import files
+from nndl_keras.training import run
+from nndl_keras.provenance import provenance
 
 
 @dataclasses.dataclass
@@ -53,7 +54,7 @@ def reproduce(
     selected = [r for r in selected if r.name not in exclude and (chapter is None or r.chapter == chapter)]
     if not selected:
         raise NNDLError("no recipe selected")
-    root = Path(output_dir) if output_dir is not None else outputs.new_run_dir("reproduce")
+    root = Path(output_dir) if output_dir is not None else files.new_run_dir("reproduce")
     if (root / "reproduce.json").exists():
         raise NNDLError(f"{root} already holds a reproduction; choose another --output-dir")
     root.mkdir(parents=True, exist_ok=True)
@@ -71,19 +72,19 @@ def reproduce(
                 print(f"  skipped: needs {'; '.join(missing)}")
             rows.append(_row(recipe, epochs, {}, skipped="needs " + "; ".join(missing)))
             continue
-        if (folder / outputs.METRICS_FILE).exists():  # finished before this reproduction was interrupted
-            with open(folder / outputs.METRICS_FILE) as f:
+        if (folder / files.METRICS_FILE).exists():  # finished before this reproduction was interrupted
+            with open(folder / files.METRICS_FILE) as f:
                 metrics = json.load(f)
             if verbose:
-                print(f"  finished earlier: {folder / outputs.METRICS_FILE}")
+                print(f"  finished earlier: {folder / files.METRICS_FILE}")
         else:
-            resume = (folder / outputs.RUN_FILE).exists()  # interrupted in this recipe
+            resume = (folder / files.RUN_FILE).exists()  # interrupted in this recipe
             metrics = run(recipe, output_dir=folder, epochs=epochs, verbose=verbose, resume=resume, **run_kwargs).metrics
         rows.append(_row(recipe, epochs, metrics, seconds=round(time.perf_counter() - tick, 1)))
     markdown = to_markdown(rows)
     # Where the table came from (each recipe's metrics.json also records its own run).
-    outputs.write_json(root / "reproduce.json", {"epochs_scale": epochs_scale, **provenance(), "rows": rows})
-    outputs.atomic_write(root / "reproduce.md", lambda tmp: Path(tmp).write_text(markdown))
+    files.write_json(root / "reproduce.json", {"epochs_scale": epochs_scale, **provenance(), "rows": rows})
+    files.atomic_write(root / "reproduce.md", lambda tmp: Path(tmp).write_text(markdown))
     return Report(rows=rows, markdown=markdown, output_dir=root)
 
 

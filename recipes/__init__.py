@@ -160,7 +160,7 @@ def _discover():
     if _discovered:
         return
     _discovered = True
-    _startup.import_keras()  # the recipes build Keras models: under the command, without TensorFlow's banner
+    _startup.import_keras()  # the recipes build Keras models (the command's import is quiet)
     before = set(_REGISTRY)
     for module in pkgutil.iter_modules(__path__):
         if not module.name.startswith("_"):

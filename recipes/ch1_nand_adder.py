@@ -3,7 +3,7 @@
 import numpy as np
 
 from nndl_keras.models import nand_adder
-from nndl_keras.training.outputs import save_model
+from nndl_keras.files import save_model
 from nndl_keras.recipes import BookResult, Hyperparameters, Recipe, register
 
 BITS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype="float32")

@@ -22,7 +22,7 @@ from nndl_keras.models import feedforward, network3
 from nndl_keras.recipes import BookResult, Recipe, register
 from nndl_keras.recipes.ch1_sgd import NETWORK_PY
 from nndl_keras.recipes.ch6_conv import RELU
-from nndl_keras.training import outputs
+from nndl_keras import files
 
 # ε in pixel units (the images are in [0, 1]); ×255 is grey levels of the 8-bit scans.
 EPSILONS = (0.0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25)
@@ -73,7 +73,7 @@ def nets_to_attack(session):
     nets = {}
     for key, hp in (("fully_connected", fully_connected_hparams(session.hp)), ("convolutional", session.hp)):
         trained = session.train(hp, label=f"{NETS[key]}, {hp.epochs} epoch(s)")
-        outputs.save_model(trained.model, session.output_dir / f"{key}.keras")
+        files.save_model(trained.model, session.output_dir / f"{key}.keras")
         nets[key] = (NETS[key], trained.model, trained.history)
     return nets
 

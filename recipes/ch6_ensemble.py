@@ -17,8 +17,8 @@ from nndl_keras.errors import NNDLError
 from nndl_keras.models import VotingEnsemble, network3, plurality_votes
 from nndl_keras.recipes import BookResult, Recipe, get, register
 from nndl_keras.recipes.ch6_conv import DROPOUT
-from nndl_keras.training import outputs
-from nndl_keras.training.provenance import provenance
+from nndl_keras import files
+from nndl_keras.provenance import provenance
 from nndl_keras.training.session import accuracy
 
 MEMBERS = 5
@@ -37,7 +37,7 @@ def member_record(session, k, trained):
     """Saves member `k` and returns its record: test accuracy and the test set's predicted labels."""
     folder = session.output_dir / "members"
     folder.mkdir(exist_ok=True)
-    outputs.save_model(trained.model, folder / f"member-{k}.keras")
+    files.save_model(trained.model, folder / f"member-{k}.keras")
     predicted = np.asarray(trained.model.predict(session.data.test.x, batch_size=1000, verbose=0)).argmax(axis=1)
     return {
         "member": k,
@@ -83,7 +83,7 @@ def train_members(session):
     members, records = train_all(session, count)
     ensemble = VotingEnsemble(members, voting="plurality", name="ensemble")
     ensemble(session.data.test.x[:1])  # built, so that it saves with its members' weights
-    outputs.save_model(ensemble, session.output_dir / "ensemble.keras")
+    files.save_model(ensemble, session.output_dir / "ensemble.keras")
     mean = VotingEnsemble(members, voting="mean").predict(session.data.test.x, batch_size=1000, verbose=0)
     result = tally(records, session.data.test, session.output_dir)
     result["mean_probability_test_accuracy"] = accuracy(mean, session.data.test.y)
@@ -155,7 +155,7 @@ def vote(member_runs, output_dir, data_dir=None, verbose=1):
         member_runs=[{"path": str(r["path"]), **r["provenance"]} for r in records],
         provenance=provenance(),  # the vote's own command, commit, date and machine
     )
-    outputs.write_json(out / VOTE_FILE, result)
+    files.write_json(out / VOTE_FILE, result)
     if verbose:
         print(_summary(result), f"against the book's {100 * book.accuracy:.2f}% (33 errors)", sep="; ", flush=True)
     return result
@@ -163,7 +163,7 @@ def vote(member_runs, output_dir, data_dir=None, verbose=1):
 
 def _member_record(path):
     path = Path(path)
-    metrics_file = path / outputs.METRICS_FILE if path.is_dir() else path
+    metrics_file = path / files.METRICS_FILE if path.is_dir() else path
     try:
         metrics = json.loads(metrics_file.read_text())
     except (OSError, ValueError) as e:

@@ -1,5 +1,7 @@
 """The runner's SGD is the book's SGD: checked step for step against NumPy backprop."""
 
+import signal
+
 import keras
 import numpy as np
 import pytest
@@ -31,7 +33,7 @@ def test_two_epochs_match_the_books_update_rule(engine, cost, lmbda):
     keras.utils.set_random_seed(1)
     model = feedforward(hp)
     params = backprop.dense_parameters(model)
-    trainer = make_engine(model, x, y, hp.batch_size, seed=7, engine=engine)
+    trainer = make_engine(model, x, y, hp.batch_size, seeds=7, engine=engine)
     assert trainer.name == engine
     orders = np.random.default_rng(7)  # the engine reshuffles with the same generator
     for _ in range(2):
@@ -48,7 +50,7 @@ def test_engines_agree_and_report_the_mean_cost():
     for engine in ("fused", "fit", "distributed")[: 3 if keras.backend.backend() == "tensorflow" else 2]:
         keras.utils.set_random_seed(1)
         model = feedforward(hp)
-        cost = make_engine(model, x, y, hp.batch_size, seed=7, engine=engine).train_epoch()
+        cost = make_engine(model, x, y, hp.batch_size, seeds=7, engine=engine).train_epoch()
         results.append((cost, model.predict(x, verbose=0)))
     for cost, outputs in results[1:]:
         assert cost == pytest.approx(results[0][0], rel=1e-4)
@@ -58,13 +60,13 @@ def test_engines_agree_and_report_the_mean_cost():
 def test_unknown_engine():
     x, y, hp = _problem("quadratic", 0.0)
     with pytest.raises(ValueError, match="unknown engine"):
-        make_engine(feedforward(hp), x, y, 10, seed=0, engine="warp")
+        make_engine(feedforward(hp), x, y, 10, seeds=0, engine="warp")
 
 
-def _fresh(hp, x, y, seed=7, engine="fused"):
+def _fresh(hp, x, y, seed=7, engine="fused", chunk_steps=None):
     keras.utils.set_random_seed(1)
     model = feedforward(hp.replace(dropout=0.5))  # dropout: its RNG state must carry over too
-    return model, make_engine(model, x, y, hp.batch_size, seed=seed, engine=engine)
+    return model, make_engine(model, x, y, hp.batch_size, seeds=seed, engine=engine, chunk_steps=chunk_steps)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -74,8 +76,7 @@ def test_chunks_of_any_length_give_the_same_steps(train_size, engine):
     x, y, hp = x[:train_size], y[:train_size], hp.replace(train_size=train_size)
     results = []
     for chunk in (1, 2, 50):
-        model, trainer = _fresh(hp, x, y, engine=engine)
-        trainer._chunk, trainer._tuned = chunk, True
+        model, trainer = _fresh(hp, x, y, engine=engine, chunk_steps=chunk)
         results.append((trainer.train_epochs(3), [w.copy() for w in model.get_weights()]))
     for costs, weights in results[1:]:
         assert costs == pytest.approx(results[0][0], rel=1e-6)  # fit's means: summed in another order
@@ -85,7 +86,7 @@ def test_chunks_of_any_length_give_the_same_steps(train_size, engine):
 
 def test_a_tpus_static_shapes_drop_each_epochs_smaller_last_mini_batch():
     x, y, hp = _problem("cross_entropy", 2.0)  # 25 examples in mini-batches of 10
-    trainer = make_engine(feedforward(hp), x, y, hp.batch_size, seed=7, engine="fit", static_shapes=True)
+    trainer = make_engine(feedforward(hp), x, y, hp.batch_size, seeds=7, engine="fit", static_shapes=True)
     steps = []
     trainer.progress = lambda done, total, rate: steps.append((done, total))
     assert len(trainer.train_epochs(2)) == 2
@@ -94,25 +95,31 @@ def test_a_tpus_static_shapes_drop_each_epochs_smaller_last_mini_batch():
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_stopped_call_resumes_to_the_same_numbers(engine):
-    from nndl_keras.training.stopping import StopRequested
+    from nndl_keras.errors import Interrupted
+    from nndl_keras.stopping import StopRequest
+
+    class AskedFiveTimes(StopRequest):  # a signal that comes in the second epoch's first mini-batches
+        asked = 0
+
+        def requested(self):
+            self.asked += 1
+            self.signum = signal.SIGTERM if self.asked == 5 else None
+            return super().requested()
 
     x, y, hp = _problem("cross_entropy", 2.0)
-    model, trainer = _fresh(hp, x, y, engine=engine)
-    trainer._chunk, trainer._tuned = 1, True
+    model, trainer = _fresh(hp, x, y, engine=engine, chunk_steps=1)
     whole = trainer.train_epochs(3)
     expected = [w.copy() for w in model.get_weights()]
 
-    model, trainer = _fresh(hp, x, y, engine=engine)
-    trainer._chunk, trainer._tuned = 1, True
-    asked = iter(range(100))
-    trainer.should_stop = lambda: next(asked) == 4  # in the second epoch's first mini-batches
-    with pytest.raises(StopRequested):
-        trainer.train_epochs(3)
+    model, trainer = _fresh(hp, x, y, engine=engine, chunk_steps=1)
+    with pytest.raises(Interrupted) as stopped:
+        trainer.train_epochs(3, stop=AskedFiveTimes())
+    assert stopped.value.signum == signal.SIGTERM
     position, saved = trainer.position, [v.numpy() for v in model.variables]
     assert position["step"] == 5 and len(position["losses"]) == 5
 
     # A new process: the same starting model, the saved variables, the position.
-    model, trainer = _fresh(hp, x, y, seed=99, engine=engine)
+    model, trainer = _fresh(hp, x, y, seed=99, engine=engine, chunk_steps=1)
     for variable, value in zip(model.variables, saved):
         variable.assign(value)
     trainer.set_position(position)
@@ -121,16 +128,15 @@ def test_a_stopped_call_resumes_to_the_same_numbers(engine):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
-def test_one_engine_a_module_and_the_public_names_where_they_were():
+def test_one_engine_a_module_each_a_step_program():
     import nndl_keras.training as training
-    from nndl_keras.training import engines
+    from nndl_keras.training import engines, epochs
 
-    classes = [engines.FitSGD, engines.FusedSGD, engines.FusedJaxSGD, engines.DistributedSGD, engines.StackedJaxSGD]
+    classes = [engines.FitSteps, engines.TensorFlowLoop, engines.JaxScan, engines.DistributedSteps]
     modules = {cls.__module__ for cls in classes}
     assert len(modules) == len(classes) and all(m.startswith("nndl_keras.training.engines.") for m in modules)
-    assert training.FitSGD is engines.FitSGD and training.FusedSGD is engines.FusedSGD
-    assert training.make_engine is engines.make_engine
-    assert engines.make_engine.__module__ != engines.FitSGD.__module__
+    assert all(issubclass(cls, engines.StepProgram) for cls in classes)
+    assert training.make_engine is epochs.make_engine
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -144,7 +150,7 @@ def test_every_engine_trains_on_and_predicts_uint8_pixels_as_scaled_floats(engin
     for x in (pixels, pixels.astype(np.float32) / 255):
         keras.utils.set_random_seed(1)
         model = feedforward(hp)
-        trainer = make_engine(model, x, y, hp.batch_size, seed=7, engine=engine)
+        trainer = make_engine(model, x, y, hp.batch_size, seeds=7, engine=engine)
         results.append((trainer.train_epochs(2), trainer.predict(pixels), trainer.predict(x)))
     (costs, from_pixels, _), (float_costs, _, from_floats) = results
     assert costs == pytest.approx(float_costs, rel=1e-5)

@@ -28,7 +28,9 @@ def test_no_part_imports_the_training_machinery_the_recipes_or_the_cli():
             bad = sorted(m for m in imported_modules(source) if m.startswith(higher))
             if bad:
                 offenders[str(source.relative_to(REPO))] = bad
-    for name in ("plots.py", "book.py", "files.py", "errors.py", "recipe.py", "adversarial.py"):
+    below = ("plots.py", "book.py", "files.py", "errors.py", "recipe.py", "adversarial.py", "progress.py", "provenance.py",
+             "requirements.py", "stopping.py")
+    for name in below:
         bad = sorted(m for m in imported_modules(REPO / "nndl_keras" / name) if m.startswith(higher))
         if bad:
             offenders[name] = bad
@@ -43,3 +45,18 @@ def test_import_nndl_keras_loads_no_training_machinery():
     result = run_python(code)
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_package_registers_its_parts_when_keras_loads_and_never_reads_sys_argv():
+    # The command answers --help, list and show without Keras, by the same import a library user makes.
+    for name in ("__init__.py", "_startup.py"):
+        assert "argv" not in (REPO / "nndl_keras" / name).read_text(), name
+    code = (
+        "import sys, nndl_keras\n"
+        "assert 'keras' not in sys.modules\n"
+        "import keras\n"
+        "print(keras.saving.get_registered_object('nndl_keras>Perceptron').__module__)"
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "nndl_keras.layers.perceptron"

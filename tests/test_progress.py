@@ -2,7 +2,7 @@
 
 import io
 
-from nndl_keras.training.progress import Progress, duration
+from nndl_keras.progress import Progress, duration
 
 
 def estimate_after(reports, position=0):
@@ -31,7 +31,7 @@ def test_a_fresh_training_counts_from_its_first_chunk():
 
 
 def test_the_eta_is_the_median_epoch_so_a_pause_does_not_stretch_it(monkeypatch):
-    from nndl_keras.training import progress as module
+    from nndl_keras import progress as module
 
     clock = iter([0.0, 10.0, 20.0, 630.0, 640.0])  # the third epoch: a 10-minute pause
     monkeypatch.setattr(module.time, "perf_counter", lambda: next(clock))
@@ -45,7 +45,7 @@ def test_the_eta_is_the_median_epoch_so_a_pause_does_not_stretch_it(monkeypatch)
 
 
 def test_the_first_eta_after_a_resume_mid_epoch_times_a_whole_epoch(monkeypatch):
-    from nndl_keras.training import progress as module
+    from nndl_keras import progress as module
 
     # Resumed 750 of 1,000 mini-batches into epoch 3: its rest takes 10 s, a whole epoch 40 s.
     clock = iter([0.0, 10.0, 50.0])

@@ -106,7 +106,7 @@ def test_keras_is_required_without_an_upper_bound_below_4():
 
 def test_a_keras_below_the_declared_floor_is_refused_in_one_line_before_anything_is_written(tmp_path, monkeypatch):
     import nndl_keras
-    from nndl_keras.training import requirements
+    from nndl_keras import requirements
 
     floor = requirements.declared("keras").specifier
     assert floor.contains("3.13.2") and not floor.contains("3.9.0")  # Colab's Keras is in; one too old is out

@@ -5,7 +5,7 @@ import json
 import re
 
 from helpers import REPO
-from nndl_keras.training.provenance import describe
+from nndl_keras.provenance import describe
 
 RESULTS = REPO / "docs" / "results"
 MEMBERS = sorted((RESULTS / "ch6-ensemble").glob("member-*/metrics.json"))
@@ -340,3 +340,26 @@ def test_a_rows_results_in_bold_are_its_recipes_in_order():
             assert (result in measured) if result else not measured, f"{name}: {result or '–'}% is not its record's"
             checked += 1
     assert checked >= 3
+
+
+def loop_equality_sentence(record):
+    """The README's sentence on the loop's redesign, made from its record (see benchmarks/loop_equality.py)."""
+    cases = record["results"]
+    same = [f"`{name}`" for name in cases if cases[name]["identical"]]
+    other = [
+        f"`{name}`'s " + ", ".join(f"`{key}` by at most {value:.1e}" for key, value in cases[name]["differences"].items())
+        for name in cases if not cases[name]["identical"]
+    ]
+    return (
+        f"with the package as `{record['before_commit'][:7]}` and `{record['after_commit'][:7]}` have it, on "
+        f"{record['machine']['cpu']}: {', '.join(same)} bit-identical" + (f"; {'; '.join(other)}" if other else "")
+    )
+
+
+def test_the_loop_redesign_record_is_quoted():
+    record = load(RESULTS / "loop_equality_cpu.json")
+    text = " ".join(readme().split())  # the sentence may wrap
+    assert loop_equality_sentence(record) in text, loop_equality_sentence(record)
+    assert set(record["results"]) == {"ch1-sgd", "ch3-overfitting", "ch5-speed-4", "ch6-relu", "ch6-ensemble"}
+    for case in record["results"].values():  # the accuracies never differ, only a cost's last bits may
+        assert case["identical"] or all(key.startswith("history.loss") for key in case["differences"]), case["differences"]

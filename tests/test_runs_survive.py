@@ -137,7 +137,7 @@ def test_a_checkpoint_restores_variables_rngs_and_callback_counts(tmp_path):
     from nndl_keras.callbacks import LearningRateHalving
     from nndl_keras.errors import NNDLError
     from nndl_keras.training.checkpoints import Checkpoint
-    from nndl_keras.training.engines import make_engine
+    from nndl_keras.training import make_engine
 
     data = np.random.default_rng(0)
     x, y = data.random((20, 4)).astype("float32"), data.integers(0, 2, 20)
@@ -151,25 +151,25 @@ def test_a_checkpoint_restores_variables_rngs_and_callback_counts(tmp_path):
         for callback in (stopping, halving):
             callback.set_model(model)
             callback.on_train_begin()
-        return model, make_engine(model, x, y, 5, seed=2), [stopping, halving]
+        return model, make_engine(model, x, y, 5, seeds=2), [stopping, halving]
 
     model, engine, (stopping, halving) = setup()
     engine.train_epochs(2)
     stopping.wait, stopping.best, halving.wait, halving.best = 3, 0.25, 2, 0.5
     checkpoint = Checkpoint(tmp_path, {"recipe": "tiny"})
-    checkpoint.save(model, engine, [stopping, halving], 2, {"epoch": [1, 2]})
+    checkpoint.save(model, engine.rng_state(), [stopping, halving], 2, {"epoch": [1, 2]})
     saved = [v.numpy() for v in [*model.variables, *model.optimizer.variables]]
-    next_order = engine._order(20)
     assert float(model.optimizer.iterations) == 8
 
     fresh, fresh_engine, (fresh_stopping, fresh_halving) = setup()
     state = checkpoint.load()
     assert state["epoch"] == 2 and state["history"] == {"epoch": [1, 2]}
-    checkpoint.restore(state, fresh, fresh_engine, [fresh_stopping, fresh_halving])
+    checkpoint.restore(state, fresh, [fresh_stopping, fresh_halving])
+    fresh_engine.set_rng_state(state["rng"])
     restored = [v.numpy() for v in [*fresh.variables, *fresh.optimizer.variables]]
     assert len(restored) == len(saved) and all(np.array_equal(a, b) for a, b in zip(saved, restored))
     assert any("seed_generator" in v.path for v in fresh.variables)  # dropout's RNG is among them
-    assert np.array_equal(fresh_engine._order(20), next_order)
+    assert fresh_engine.rng_state() == engine.rng_state()  # the same orders to come
     assert (fresh_stopping.wait, fresh_stopping.best) == (3, 0.25)
     assert (fresh_halving.wait, fresh_halving.best) == (2, 0.5)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "variables-2.npz"]
@@ -181,13 +181,13 @@ def test_a_checkpoint_names_the_processes_that_trained_it_and_a_change_of_proces
     import numpy as np
 
     from nndl_keras.training.checkpoints import Checkpoint
-    from nndl_keras.training.engines import make_engine
-    from nndl_keras.training.provenance import this_process
+    from nndl_keras.training import make_engine
+    from nndl_keras.provenance import this_process
 
     model = _two_branches("ab")
-    engine = make_engine(model, np.zeros((10, 4), "float32"), np.zeros((10, 2), "float32"), 5, seed=2, engine="fit")
+    engine = make_engine(model, np.zeros((10, 4), "float32"), np.zeros((10, 2), "float32"), 5, seeds=2, engine="fit")
     first = Checkpoint(tmp_path, {"recipe": "tiny"})
-    first.save(model, engine, [], 2, {})
+    first.save(model, engine.rng_state(), [], 2, {})
     (here,) = first.processes
     assert (here["from_epoch"], here["to_epoch"]) == (0, 2) and here["seconds"] >= 0
     assert (here["machine"], here["commit"]) == (this_process()["machine"], this_process()["commit"])
@@ -195,7 +195,7 @@ def test_a_checkpoint_names_the_processes_that_trained_it_and_a_change_of_proces
     again = Checkpoint(tmp_path, {"recipe": "tiny"})
     again.load()
     assert again.trained_elsewhere() is None  # saved on this processor
-    again.save(model, engine, [], 3, {})
+    again.save(model, engine.rng_state(), [], 3, {})
     assert [(p["from_epoch"], p["to_epoch"]) for p in again.processes] == [(0, 2), (2, 3)]
 
     state_file = tmp_path / "state.json"
@@ -205,7 +205,7 @@ def test_a_checkpoint_names_the_processes_that_trained_it_and_a_change_of_proces
     moved = Checkpoint(tmp_path, {"recipe": "tiny"})
     moved.load()
     assert moved.trained_elsewhere() == "Other CPU (64 cores, avx2)"
-    moved.save(model, engine, [], 4, {})
+    moved.save(model, engine.rng_state(), [], 4, {})
     assert [p["machine"]["cpu"] for p in moved.processes][1:] == ["Other CPU", this_process()["machine"]["cpu"]]
 
     del state["processes"]  # saved before processes were recorded
@@ -222,16 +222,16 @@ def test_a_process_is_dated_when_it_starts_training_not_at_its_first_save(tmp_pa
     import numpy as np
 
     from nndl_keras.training.checkpoints import Checkpoint
-    from nndl_keras.training.engines import make_engine
-    from nndl_keras.training.provenance import this_process
+    from nndl_keras.training import make_engine
+    from nndl_keras.provenance import this_process
 
     model = _two_branches("ab")
-    engine = make_engine(model, np.zeros((10, 4), "float32"), np.zeros((10, 2), "float32"), 5, seed=2, engine="fit")
+    engine = make_engine(model, np.zeros((10, 4), "float32"), np.zeros((10, 2), "float32"), 5, seeds=2, engine="fit")
     this_process.cache_clear()  # as in a new process
     checkpoint = Checkpoint(tmp_path, {"recipe": "tiny"})
     started = datetime.datetime.now(datetime.timezone.utc)
     time.sleep(1.5)  # the first epoch
-    checkpoint.save(model, engine, [], 1, {})
+    checkpoint.save(model, engine.rng_state(), [], 1, {})
     (process,) = checkpoint.processes
     assert datetime.datetime.fromisoformat(process["date"]) <= started
 
@@ -258,21 +258,21 @@ def test_a_checkpoint_restores_each_variable_by_its_path_in_any_order(tmp_path):
 
     from nndl_keras.errors import NNDLError
     from nndl_keras.training.checkpoints import Checkpoint
-    from nndl_keras.training.engines import make_engine
+    from nndl_keras.training import make_engine
 
     x, y = np.random.default_rng(0).random((10, 4)).astype("float32"), np.zeros((10, 2), "float32")
     keras.utils.set_random_seed(1)
     saved_model = _two_branches("ab")
-    engine = make_engine(saved_model, x, y, 5, seed=2, engine="fit")
+    engine = make_engine(saved_model, x, y, 5, seeds=2, engine="fit")
     engine.train_epochs(1)
     checkpoint = Checkpoint(tmp_path, {"recipe": "tiny"})
-    checkpoint.save(saved_model, engine, [], 1, {})
+    checkpoint.save(saved_model, engine.rng_state(), [], 1, {})
     state = checkpoint.load()
 
     keras.utils.set_random_seed(2)
     other_order = _two_branches("ba")  # built later in this process: other names Keras numbers, too
     assert [v.path for v in other_order.variables][:2] == ["b/kernel", "b/bias"]  # listed b first
-    checkpoint.restore(state, other_order, engine, [])
+    checkpoint.restore(state, other_order, [])
     for name in ("a", "b", "out"):
         for saved, restored in zip(saved_model.get_layer(name).weights, other_order.get_layer(name).weights):
             np.testing.assert_array_equal(restored.numpy(), saved.numpy())
@@ -282,11 +282,11 @@ def test_a_checkpoint_restores_each_variable_by_its_path_in_any_order(tmp_path):
         np.testing.assert_array_equal(momentum[name], v.numpy())
 
     with pytest.raises(NNDLError, match=r"has no extra#0/kernel \(extra/kernel\) for this model; start again with --overwrite"):
-        checkpoint.restore(state, _two_branches("ab", extra=True), engine, [])
+        checkpoint.restore(state, _two_branches("ab", extra=True), [])
     extra = Checkpoint(tmp_path / "extra", {"recipe": "tiny"})
-    extra.save(_two_branches("ab", extra=True), engine, [], 1, {})
+    extra.save(_two_branches("ab", extra=True), engine.rng_state(), [], 1, {})
     with pytest.raises(NNDLError, match="holds extra#0/bias, which this model does not have"):
-        extra.restore(extra.load(), _two_branches("ab"), engine, [])
+        extra.restore(extra.load(), _two_branches("ab"), [])
 
 
 def test_a_checkpoint_saved_by_position_still_resumes(tmp_path):
@@ -294,14 +294,14 @@ def test_a_checkpoint_saved_by_position_still_resumes(tmp_path):
     import numpy as np
 
     from nndl_keras.training.checkpoints import Checkpoint
-    from nndl_keras.training.engines import make_engine
+    from nndl_keras.training import make_engine
 
     model = _two_branches("ab")
-    engine = make_engine(model, np.zeros((10, 4), "float32"), np.zeros((10, 2), "float32"), 5, seed=2, engine="fit")
+    engine = make_engine(model, np.zeros((10, 4), "float32"), np.zeros((10, 2), "float32"), 5, seeds=2, engine="fit")
     values = [np.full(v.shape, i, v.dtype) for i, v in enumerate([*model.variables, *model.optimizer.variables])]
     np.savez(tmp_path / "variables-1.npz", **{f"v{i}": value for i, value in enumerate(values)})  # as 0.1.0 wrote them
     state = {"settings": {}, "epoch": 1, "variables": "variables-1.npz", "rng": engine.rng_state(), "callbacks": []}
     fresh = _two_branches("ab")
-    Checkpoint(tmp_path, {}).restore(state, fresh, engine, [])
+    Checkpoint(tmp_path, {}).restore(state, fresh, [])
     for value, variable in zip(values, [*fresh.variables, *fresh.optimizer.variables]):
         np.testing.assert_array_equal(variable.numpy(), value)

@@ -1,4 +1,4 @@
-"""StackedJaxSGD: ensemble members trained together in one compiled step equal members trained alone.
+"""The JAX program (`JaxScan`): ensemble members trained together in one compiled step equal members trained alone.
 
 The engine runs on the JAX backend; the suite's backend is TensorFlow, so each
 check runs in a fresh `KERAS_BACKEND=jax` process.
@@ -17,9 +17,24 @@ EIGHT_DEVICES = {**JAX, "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
 PRELUDE = """
 import json
 import keras, numpy as np
-from nndl_keras.training.engines import FusedJaxSGD, StackedJaxSGD
+from nndl_keras.errors import Interrupted
+from nndl_keras.stopping import StopRequest
+from nndl_keras.training import make_engine
 
 N, M = 997, 10
+
+def stacked(models, seeds, **options):
+    return make_engine(models, x, y, M, seeds, engine="stacked", **options)
+
+class StopAt(StopRequest):
+    # A signal that comes at the `at`-th time the loop asks.
+    def __init__(self, at):
+        super().__init__()
+        self.at, self.asked = at, 0
+    def requested(self):
+        self.asked += 1
+        self.signum = 15 if self.asked == self.at else None
+        return super().requested()
 
 def build(seed, hidden=16):
     keras.utils.set_random_seed(seed)
@@ -41,10 +56,10 @@ x = rng.normal(size=(N, 20)).astype("float32")
 y = x[:, :3].argmax(axis=1).astype("int32")
 
 def assert_alone_equal(models, costs, seeds, epochs):
-    \"\"\"Each stacked member equals the same member trained alone by FusedJaxSGD.\"\"\"
+    \"\"\"Each stacked member equals the same member trained alone.\"\"\"
     for k, seed in enumerate(seeds):
         alone = build(seed)
-        alone_costs = FusedJaxSGD(alone, x, y, M, seed).train_epochs(epochs)
+        alone_costs = make_engine(alone, x, y, M, seed).train_epochs(epochs)
         np.testing.assert_allclose(np.asarray(costs)[:, k], alone_costs, rtol=1e-5)
         for stacked_w, alone_w in zip(models[k].get_weights(), alone.get_weights()):
             np.testing.assert_allclose(stacked_w, alone_w, rtol=1e-5, atol=1e-6)
@@ -64,7 +79,8 @@ def test_members_trained_together_equal_members_trained_alone():
 seeds = [3, 4, 5]
 models = [build(s) for s in seeds]
 first = models[0].get_weights()
-engine = StackedJaxSGD(models, x, y, M, seeds)
+engine = stacked(models, seeds)
+assert engine.name == "stacked" and make_engine(build(0), x, y, M, 0).name == "fused"
 costs = engine.train_epochs(3)  # 300 steps
 assert np.asarray(costs).shape == (3, 3), costs
 assert_alone_equal(models, costs, seeds, 3)
@@ -97,21 +113,22 @@ def recording_step(state, data):
     shapes.add(tuple(data[0].shape))  # at trace time: one member's mini-batch
     return step(state, data)
 models[0].train_step = recording_step
-engine = StackedJaxSGD(models, x, y, M, seeds)
-assert engine.devices_used == jax.devices()[:5], engine.devices_used
-kernel = engine._stack()[0][0]
+engine = stacked(models, seeds)
+program = engine.program
+assert program.devices_used == jax.devices()[:5], program.devices_used
+kernel = program._stack()[0][0]
 shards = kernel.addressable_shards
 assert [s.data.shape for s in shards] == [(1, 1, 3, 1, 2)] * 5, [s.data.shape for s in shards]
 assert len({s.device for s in shards}) == 5
 costs = engine.train_epochs(2)
 assert shapes == {(M, 20), (N % M, 20)}, shapes
 # Compiled for the 5 devices: no member's step talks to another device.
-compiled = engine._run.lower(engine._stack(), np.zeros((5, 1, 4, M), np.int32), engine._x, engine._y).compile().as_text()
+compiled = program._run.lower(program._stack(), np.zeros((5, 1, 4, M), np.int32), program._x, program._y).compile().as_text()
 assert not re.search(r"all-reduce|all-gather|all-to-all|collective-permute|reduce-scatter", compiled)
 assert re.search(r"f32\\[10,20(,1)?\\]", compiled)  # each device gathers a whole mini-batch of 10
 models[0].train_step = step
 assert_alone_equal(models, costs, seeds, 2)
-print(len(engine.devices_used), "devices")
+print(len(program.devices_used), "devices")
 print("ok")
 """,
         env=EIGHT_DEVICES,
@@ -123,18 +140,15 @@ def test_an_interrupted_and_resumed_stack_ends_as_an_uninterrupted_one():
     run_jax(
         """
 seeds = [7, 8]
-whole = StackedJaxSGD([build(s) for s in seeds], x, y, M, seeds)
+whole = stacked([build(s) for s in seeds], seeds)
 expected = whole.train_epochs(3)
 
-StackedJaxSGD.chunk_seconds = 1e-9  # chunks of one step once timed: many places to stop
 models = [build(s) for s in seeds]
-engine = StackedJaxSGD(models, x, y, M, seeds)
-asked = []
-engine.should_stop = lambda: asked.append(1) or len(asked) == 150  # in the second epoch
+engine = stacked(models, seeds, chunk_steps=1)  # chunks of one step: many places to stop
 try:
-    engine.train_epochs(3)
+    engine.train_epochs(3, stop=StopAt(150))  # in the second epoch
     raise AssertionError("not interrupted")
-except KeyboardInterrupt:
+except Interrupted:
     pass
 position = json.loads(json.dumps(engine.position))  # as a checkpoint keeps it
 per_epoch = -(-N // M)
@@ -143,16 +157,15 @@ assert np.asarray(position["losses"]).shape == (position["step"], 2)
 
 # A fresh engine, from the models as the interrupted one left them, goes on
 # for a chunk and is stopped again; a third finishes the call.
-again = StackedJaxSGD(models, x, y, M, seeds)
+again = stacked(models, seeds)
 again.set_position(position)
-again.should_stop = lambda: True
 try:
-    again.train_epochs(3)
+    again.train_epochs(3, stop=StopAt(1))
     raise AssertionError("not interrupted")
-except KeyboardInterrupt:
+except Interrupted:
     pass
 assert again.position["step"] > position["step"], again.position["step"]
-last = StackedJaxSGD(models, x, y, M, seeds)
+last = stacked(models, seeds)
 last.set_position(again.position)
 costs = last.train_epochs(3)
 
@@ -169,17 +182,17 @@ print("ok")
 def test_refuses_other_backends_and_unlike_models():
     import keras
 
-    from nndl_keras.training.engines import StackedJaxSGD
+    from nndl_keras.training.engines import JaxScan
 
     assert keras.backend.backend() == "tensorflow"
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     with pytest.raises(ValueError, match="JAX backend"):
-        StackedJaxSGD([model], np.zeros((4, 2)), np.zeros(4), 2, [0])
+        JaxScan([model], np.zeros((4, 2)), np.zeros(4), 2)
     run_jax(
         """
 try:
-    StackedJaxSGD([build(0), build(1, hidden=8)], x, y, M, [0, 1])
+    stacked([build(0), build(1, hidden=8)], [0, 1])
     raise AssertionError("accepted")
 except ValueError as error:
     assert "identical architecture" in str(error), error

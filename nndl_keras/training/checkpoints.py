@@ -1,25 +1,19 @@
 """Resumable trainings: after every completed epoch, everything needed to go on.
 
 A run killed at any point (SIGKILL, a preempted Colab) loses at most the epoch
-it was in; one stopped by Ctrl-C or SIGTERM also saves where it was inside the
-epoch (`position`: the engine's steps done, their costs and the shuffling
-generator's state before the epoch), so it loses about half a second. Each
-training of a run has its own folder under `<output_dir>/checkpoints/` holding:
+it was in; one stopped by Ctrl-C or SIGTERM also saves its `position` inside the
+epoch. Each training of a run has a folder under `<output_dir>/checkpoints/`:
 
 - `variables-<epoch>.npz`: every variable of the model (weights, the dropout
-  layers' seed-generator states) and of its optimizer (iteration count, η),
-  each under its path (less the names Keras numbers per process, see `_keys`),
-  so that a restore matches each variable by name, never by position;
-- `state.json`: the epoch reached, the history so far, the engine's shuffling
-  RNG, the state of callbacks that keep one (theirs by `get_state`/`set_state`,
-  Keras's `EarlyStopping` and `ReduceLROnPlateau` by their counters; not
-  `restore_best_weights`'s copy of the weights), the settings the training
-  was started with, and the processes that trained it (`Checkpoint.processes`).
+  layers' seed generators) and of its optimizer, each under its path less the
+  names Keras numbers per process (`_keys`): restored by name, never by position;
+- `state.json`, written last (atomically, naming a complete variables file): the
+  epoch, the history, the shuffling generators, the state of callbacks that keep
+  one (`get_state`/`set_state`; Keras's `EarlyStopping` and `ReduceLROnPlateau`
+  by their counters), the settings, and the processes that trained it.
 
-`state.json` is written last (atomically), so it always names a complete
-variables file; the variables of older epochs are deleted after it.
-Keras's `BackupAndRestore` does the same for `fit`; the runner's fused engines
-need their own because an epoch there is one compiled call, not a `fit`.
+Keras's `BackupAndRestore` does this for `fit`; the runner's chunks of compiled
+steps are not `fit`'s epochs.
 """
 
 import json
@@ -30,9 +24,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from nndl_keras import files
 from nndl_keras.errors import NNDLError
-from nndl_keras.training import outputs
-from nndl_keras.training.provenance import describe, this_process
+from nndl_keras.provenance import describe, this_process
 
 STATE_FILE = "state.json"
 
@@ -170,17 +164,14 @@ class Checkpoint:
 
         return describe(last) if last and arithmetic(last) != arithmetic(here) else None
 
-    def restore(self, state, model, engine, callbacks):
-        """Puts the saved variables (matched by path), shuffling RNG and callback states back."""
+    def restore(self, state, model, callbacks):
+        """Puts the saved variables (matched by path) and callback states back."""
         variables = _variables(model)
         for key, value in self._values(state, variables).items():
             variables[key].assign(value)
-        engine.set_rng_state(state["rng"])
         for callback, saved in zip(callbacks, state["callbacks"]):
             if saved is not None:
                 _set_callback_state(callback, saved)
-        if state.get("position") is not None:
-            engine.set_position(state["position"])
 
     def _values(self, state, variables):
         """The saved values by key, checked against `variables`: a variable that one side
@@ -209,7 +200,7 @@ class Checkpoint:
             raise NNDLError(f"the checkpoint in {self.folder} holds {extra[0]}, which this model does not have{again}")
         return values
 
-    def save(self, model, engine, callbacks, epoch, history, finished=False, position=None):
+    def save(self, model, rng, callbacks, epoch, history, finished=False, position=None):
         """Saves the state after `epoch` completed epochs (atomically, state last);
         with `position` (a stopped engine's), the state inside the next epoch."""
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -220,7 +211,7 @@ class Checkpoint:
             with open(tmp, "wb") as f:
                 np.savez(f, **values)
 
-        outputs.atomic_write(self.folder / name, write)
+        files.atomic_write(self.folder / name, write)
         this = {"from_epoch": self._from_epoch, "to_epoch": epoch, "seconds": round(time.perf_counter() - self._begun, 3)}
         self.processes = [*self._earlier, {**self._here, **this}]
         state = {
@@ -228,13 +219,13 @@ class Checkpoint:
             "epoch": epoch,
             "finished": finished,
             "variables": name,
-            "rng": engine.rng_state(),
+            "rng": rng,
             "history": history,
             "callbacks": [_callback_state(c) for c in callbacks],
             "position": position,
             "processes": self.processes,
         }
-        outputs.write_json(self.folder / STATE_FILE, state, indent=None)  # once an epoch: compact is fast
+        files.write_json(self.folder / STATE_FILE, state, indent=None)  # once an epoch: compact is fast
         for old in self.folder.glob("variables-*.npz"):
             if old.name != name:
                 old.unlink()

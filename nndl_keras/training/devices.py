@@ -1,9 +1,6 @@
-"""Where a run trains: one `--device` switch over tf.distribute and keras.distribution.
-
-Nothing here distributes work by itself: on TensorFlow the runner trains
-Keras's `train_step` under a `tf.distribute` strategy (`engines.DistributedSGD`),
-on JAX `fit` under a `keras.distribution` layout; they split each global
-mini-batch across the replicas and all-reduce the gradients.
+"""Where a run trains: one `--device` switch over tf.distribute and keras.distribution, which
+split each global mini-batch across the replicas and all-reduce the gradients (the runner
+trains `train_step` under a strategy, `engines.DistributedSteps`, or `fit` under a distribution).
 
 | `device` | TensorFlow backend | JAX backend |
 | --- | --- | --- |
@@ -219,7 +216,7 @@ def one_of(placement, batch_size):
 
 
 def trains_together(hp, engine, placement):
-    """Whether an ensemble's members train side by side (`StackedJaxSGD`) rather than one after another.
+    """Whether an ensemble's members train side by side (`engines.JaxScan`) rather than one after another.
 
     On JAX, with `engine="stacked"`, or with `"auto"` where there is an
     accelerator or several devices: the book's mini-batch of 10 leaves a GPU

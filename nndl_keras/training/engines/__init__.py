@@ -1,34 +1,53 @@
-"""Ways to run one epoch of the book's mini-batch SGD on a compiled Keras model.
+"""Engines: step programs that run the model's own `train_step` on the mini-batches given.
 
-Every engine takes the same steps: reshuffle the training data every epoch (as
-network.py and network2.py do), cut it into consecutive mini-batches of m (the
-last one smaller when m does not divide n), and apply the optimizer once per
-mini-batch to the gradient of the model's compiled loss, regularisation included.
-One engine a module; what they share is in `base`, and `make_engine` (`factory`)
-picks one.
+The book's epochs (order, chunks, stopping, resuming) are `training.epochs`'s;
+an engine only takes steps (`base.StepProgram`), one engine a module:
 
-- `FusedSGD` (`fused`, TensorFlow backend) keeps the data on the device and
-  runs the mini-batches as compiled `tf.while_loop`s, in chunks of about half a
-  second (so that a Ctrl-C is answered between two of them, see
-  `base._Engine`).
-- `FusedJaxSGD` (`fused_jax`) is the same on the JAX backend: Keras's stateless
-  `train_step` under `jax.lax.scan`, a jitted call per chunk.
-- `StackedJaxSGD` (`stacked`, JAX) trains an ensemble's members side by side,
-  one compiled step advancing them all.
-- `DistributedSGD` (`distributed`) runs Keras's own `train_step` under a
-  `tf.distribute` strategy (`strategy.run`), many steps per compiled call: the
-  strategy splits each global mini-batch across the replicas and all-reduces
-  the gradients.
-- `FitSGD` (`fit`) calls `model.fit` for one epoch: any Keras backend, any
+- `TensorFlowLoop` (`fused`, TensorFlow): the steps of a chunk as one compiled
+  `tf.while_loop` over the data kept on the device.
+- `JaxScan` (`fused` for one model, `stacked` for an ensemble's members, JAX):
+  M ≥ 1 models' stateless `train_step`s under `jax.vmap`, inside a jitted
+  `jax.lax.scan`, split over devices by `jax.pmap`.
+- `DistributedSteps` (`distributed`, TensorFlow): `train_step` under a
+  `tf.distribute` strategy (`strategy.run`), many steps per compiled call.
+- `FitSteps` (`fit`): Keras's `model.fit` over each chunk: any backend, any
   `keras.distribution`.
 """
 
-from nndl_keras.training.engines.base import PREDICT_BATCH
-from nndl_keras.training.engines.distributed import DistributedSGD
-from nndl_keras.training.engines.factory import make_engine
-from nndl_keras.training.engines.fit import FitSGD
-from nndl_keras.training.engines.fused import FusedSGD
-from nndl_keras.training.engines.fused_jax import FusedJaxSGD
-from nndl_keras.training.engines.stacked import StackedJaxSGD
+import keras
 
-__all__ = ["PREDICT_BATCH", "DistributedSGD", "FitSGD", "FusedJaxSGD", "FusedSGD", "StackedJaxSGD", "make_engine"]
+from nndl_keras.training.engines.base import PREDICT_BATCH, StepProgram
+from nndl_keras.training.engines.distributed import DistributedSteps
+from nndl_keras.training.engines.fit import FitSteps
+from nndl_keras.training.engines.jax_scan import JaxScan
+from nndl_keras.training.engines.tensorflow_loop import TensorFlowLoop
+
+ENGINES = ("auto", "fused", "distributed", "fit", "stacked")
+
+
+def make_program(models, x, y, batch_size, engine="auto", *, jit_compile=True, steps_per_execution=1,
+                 static_shapes=False, strategy=None, distribution=None):
+    """The step program named `engine` for `models` (a list; several train stacked, on JAX):
+    `"auto"` is distributed under a `strategy`, fit under a `distribution`, else the
+    backend's fused program (fit where there is none). `static_shapes` (TPUs) drops a
+    last mini-batch smaller than the rest."""
+    backend = keras.backend.backend()
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}: use {', '.join(map(repr, ENGINES))}")
+    if engine == "auto":
+        engine = "distributed" if strategy is not None else "fit" if distribution is not None else "fused"
+    if len(models) > 1 or engine == "stacked" or (engine == "fused" and backend == "jax"):
+        return JaxScan(models, x, y, batch_size)
+    (model,) = models
+    if engine == "distributed":
+        if strategy is None:
+            import tensorflow as tf
+
+            strategy = tf.distribute.get_strategy()
+        return DistributedSteps(model, x, y, batch_size, strategy, steps_per_execution, static_shapes)
+    if engine == "fused" and backend == "tensorflow":
+        return TensorFlowLoop(model, x, y, batch_size, jit_compile=jit_compile)
+    return FitSteps(model, x, y, batch_size, steps_per_execution, static_shapes)
+
+
+__all__ = ["ENGINES", "PREDICT_BATCH", "DistributedSteps", "FitSteps", "JaxScan", "StepProgram", "TensorFlowLoop", "make_program"]
