@@ -7,8 +7,9 @@ touched), runs the same five short recipes with each in a fresh process on
 this CPU, and writes both commits' metrics and, per recipe, whether they are
 bit-identical (every measured number: accuracies, costs, the best epochs; not
 times, versions or provenance) and, where not, which keys differ and by how
-much. Each case's seconds per epoch at each commit are kept beside them (one
-run each, one after the other on the same machine: a check, not a benchmark).
+much. Beside them, each commit's own `benchmarks/ch1_epoch.py` times
+the runner's ch1-sgd epoch and `fit`'s, each in its own process, and the
+ratio is kept: the speed check that belongs with the numbers.
 
     python benchmarks/loop_equality.py BEFORE AFTER --json docs/results/loop_equality_cpu.json
 """
@@ -102,16 +103,18 @@ def measure(commit, data_dir, root):
     for name, one in found.items():
         if not one["file"].startswith(str(site)):
             raise SystemExit(f"{commit}: {name} ran {one['file']}, not the package built from {commit}")
+    speed = {}
+    for method in ("runner", "fit"):  # ch1_epoch.py's methods, as this commit's benchmark measures them
+        timed = subprocess.run(
+            [sys.executable, str(source / "benchmarks" / "ch1_epoch.py"), "--one", method, "--epochs", "3", "--data-dir", data_dir],
+            capture_output=True, text=True, env=env, cwd=root,
+        )
+        if timed.returncode:
+            raise SystemExit(f"{commit}: ch1_epoch.py {method} failed:\n{timed.stderr[-3000:]}")
+        speed[method] = json.loads(timed.stdout.strip().splitlines()[-1])["seconds_per_epoch"]
+    speed["fit_over_runner"] = speed["fit"] / speed["runner"]
     print(f"measured {commit}", file=sys.stderr, flush=True)
-    return {name: stable(one["metrics"]) for name, one in found.items()}, {name: seconds(one["metrics"]) for name, one in found.items()}
-
-
-def seconds(metrics):
-    """Seconds per epoch of a run (of its first member's history, for an ensemble)."""
-    if "seconds_per_epoch" in metrics:
-        return metrics["seconds_per_epoch"]
-    first = next(iter(metrics.get("histories", {}).values()), None) or (metrics.get("members") or [{}])[0].get("history", {})
-    return sum(first.get("seconds", [])) / max(1, len(first.get("seconds", []))) or None
+    return {name: stable(one["metrics"]) for name, one in found.items()}, speed
 
 
 def main():
@@ -125,18 +128,18 @@ def main():
         raise SystemExit("loop_equality.py: error: pass --data-dir or set NNDL_KERAS_DATA_DIR")
     commits = [subprocess.run(["git", "rev-parse", c], capture_output=True, text=True, check=True).stdout.strip() for c in (args.before, args.after)]
     with tempfile.TemporaryDirectory() as root:
-        (before, before_seconds), (after, after_seconds) = (measure(c, args.data_dir, Path(root)) for c in commits)
+        (before, before_speed), (after, after_speed) = (measure(c, args.data_dir, Path(root)) for c in commits)
     cases = {}
     for name, overrides in CASES.items():
         diff = differences(before[name], after[name])
-        timing = {"before": before_seconds[name], "after": after_seconds[name]}
-        cases[name] = {"overrides": overrides, "identical": not diff, "differences": diff, "seconds_per_epoch": timing,
-                       "before": before[name], "after": after[name]}
-        verdict = "bit-identical" if not diff else "differs: " + ", ".join(f"{k} ({v})" for k, v in diff.items())
-        print(f"{name:16} {verdict}; s/epoch {timing['before']} -> {timing['after']}")
+        cases[name] = {"overrides": overrides, "identical": not diff, "differences": diff, "before": before[name], "after": after[name]}
+        print(f"{name:16} {'bit-identical' if not diff else 'differs: ' + ', '.join(f'{k} ({v})' for k, v in diff.items())}")
+    speed = {"before": before_speed, "after": after_speed}
+    print(f"ch1-sgd s/epoch, runner / fit: before {before_speed['runner']:.3f} / {before_speed['fit']:.3f}, "
+          f"after {after_speed['runner']:.3f} / {after_speed['fit']:.3f}")
     write_record(
         args.json, "loop_equality", cases, before_commit=commits[0], after_commit=commits[1],
-        identical=sorted(n for n, c in cases.items() if c["identical"]),
+        identical=sorted(n for n, c in cases.items() if c["identical"]), ch1_epoch_seconds=speed,
     )
 
 

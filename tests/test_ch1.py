@@ -2,7 +2,11 @@
 
 import json
 
+import pytest
+
 from helpers import assert_one_line_error, run_cli, run_python
+
+pytestmark = pytest.mark.slow  # trains on the real MNIST or in new processes: the inner loop (-m 'not slow') leaves it to CI
 
 
 def test_one_epoch_of_ch1_sgd_writes_every_output(tmp_path, mnist_dir):

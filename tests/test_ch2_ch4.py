@@ -8,7 +8,7 @@ from helpers import run_cli
 CHAPTER_1_NET = 784 * 30 + 30 + 30 * 10 + 10  # weights and biases of [784, 30, 10]
 
 # One worker trains the module's fixtures once (pytest-xdist's --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("ch2_ch4")
+pytestmark = [pytest.mark.xdist_group("ch2_ch4"), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,8 @@ import pytest
 
 from helpers import run_cli
 
+pytestmark = pytest.mark.slow  # trains on the real MNIST or in new processes: the inner loop (-m 'not slow') leaves it to CI
+
 
 def metrics_of(out):
     return json.loads((out / "metrics.json").read_text())

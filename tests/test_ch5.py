@@ -4,10 +4,13 @@ import json
 
 import keras
 import numpy as np
+import pytest
 
 from helpers import run_cli
 from nndl_keras import book, recipes
 from nndl_keras.callbacks import GradientNormMonitor
+
+pytestmark = pytest.mark.slow  # trains on the real MNIST or in new processes: the inner loop (-m 'not slow') leaves it to CI
 
 
 def initial_bias_norms(name, mnist, seed):

@@ -14,6 +14,8 @@ from nndl_keras.data import expand, expanded_training, shifted_copies
 from nndl_keras.layers import DIRECTIONS, shift_images
 from test_parts import book_shift
 
+pytestmark = pytest.mark.slow  # trains on the real MNIST or in new processes: the inner loop (-m 'not slow') leaves it to CI
+
 
 def test_expanded_set_is_the_books_construction(mnist):
     images = mnist.training.x[:200].reshape(-1, 28, 28)
@@ -68,10 +70,9 @@ def plurality(votes):
     return chosen
 
 
-@pytest.mark.slow
 def test_ensemble_end_to_end_resumes_and_reloads(tmp_path, mnist_dir, mnist):
     out = tmp_path / "ens"
-    args = ("run", "ch6-ensemble", "--members", "3", "--epochs", "1", "--train-size", "10000",
+    args = ("run", "ch6-ensemble", "--members", "3", "--epochs", "1", "--train-size", "5000",
             "--data-dir", mnist_dir, "--output-dir", out, "--quiet")
     result = run_cli(*args[:-1])  # not --quiet: what it prints is checked below
     assert result.returncode == 0, result.stderr
@@ -166,7 +167,6 @@ def interrupt_during(args, is_moment, sig, delay):
     return lines, process.returncode, stderr, time.perf_counter() - sent
 
 
-@pytest.mark.slow
 def test_members_trained_apart_vote_like_members_trained_together(tmp_path, mnist_dir):
     # Three members as three runs (as the full-length ensemble is trained on a CPU,
     # a member per job), then `vote`: the same members and votes as one run.
@@ -216,7 +216,6 @@ def test_the_first_images_of_the_expanded_set_are_built_alone(mnist):
     assert expanded_training(mnist, size=5_000).x.shape == (5_000, 784)
 
 
-@pytest.mark.slow
 def test_on_jax_the_members_train_together_and_equal_members_trained_alone(tmp_path, mnist_dir):
     args = ("run", "ch6-ensemble", "--members", "3", "--epochs", "1", "--train-size", "200", "--data-dir", mnist_dir)
     jax = {"KERAS_BACKEND": "jax"}

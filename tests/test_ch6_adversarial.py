@@ -11,7 +11,7 @@ from nndl_keras import recipes
 SHORT = dict(epochs=1, train_size=5000, fgsm_images=1000, bim_images=100, sample=10, epsilons=(0.0, 0.05, 0.1, 0.2))
 
 # One worker trains the module's fixtures once (pytest-xdist's --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("ch6_adversarial")
+pytestmark = [pytest.mark.xdist_group("ch6_adversarial"), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,6 @@ def recipe_module():
     return importlib.import_module("nndl_keras.recipes.ch6_adversarial")
 
 
-@pytest.mark.slow  # two nets trained and attacked (about 40 s on 2 shared cores)
 def test_fgsm_accuracy_falls_with_epsilon_and_is_below_half_at_the_stated_epsilon(adversarial_run):
     _, metrics = adversarial_run
     claimed = recipe_module().CLAIMED_EPSILON
@@ -47,7 +46,6 @@ def test_fgsm_accuracy_falls_with_epsilon_and_is_below_half_at_the_stated_epsilo
     assert metrics["claim_holds"] is True
 
 
-@pytest.mark.slow  # two nets trained and attacked (about 40 s on 2 shared cores)
 def test_smallest_flipping_epsilon_of_the_sample(adversarial_run):
     _, metrics = adversarial_run
     for key, net in metrics["nets"].items():
@@ -63,7 +61,6 @@ def test_smallest_flipping_epsilon_of_the_sample(adversarial_run):
         assert bim <= fgsm, (key, fgsm, bim)
 
 
-@pytest.mark.slow  # two nets trained and attacked (about 40 s on 2 shared cores)
 def test_it_writes_the_curve_the_table_the_digits_and_the_nets(adversarial_run):
     out, metrics = adversarial_run
     for png in ("adversarial_accuracy.png", "adversarial_digits.png"):
@@ -77,7 +74,6 @@ def test_it_writes_the_curve_the_table_the_digits_and_the_nets(adversarial_run):
     assert (out / "fully_connected.keras").exists() and (out / "convolutional.keras").exists()
 
 
-@pytest.mark.slow  # two nets trained and attacked (about 40 s on 2 shared cores)
 def test_a_saved_model_is_attacked_from_its_path_as_it_was_after_training(adversarial_run, tmp_path, mnist_dir):
     import nndl_keras
 
@@ -102,7 +98,6 @@ def test_the_fully_connected_net_trains_the_books_epochs_in_proportion():
         assert (hp.epochs, hp.train_size, hp.layers, hp.cost, hp.eta) == (expected, 1234, (784, 30, 10), "quadratic", 3.0)
 
 
-@pytest.mark.slow  # three starts of the command, one loading MNIST (about 60 s on 2 shared cores)
 def test_a_model_path_that_is_not_a_model_is_one_line(tmp_path, mnist_dir):
     assert_one_line_error(run_cli("run", "ch6-adversarial", "--model-path", tmp_path / "none.keras"), "none.keras")
     junk = tmp_path / "junk.keras"

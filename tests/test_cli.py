@@ -94,6 +94,7 @@ def test_ctrl_c_while_starting_is_one_line(tmp_path, mnist_dir):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_an_existing_run_is_not_overwritten(tmp_path, mnist_dir):
     out = tmp_path / "out"
     first = run_cli("run", "ch1-darkness", "--data-dir", mnist_dir, "--output-dir", out)
@@ -116,6 +117,7 @@ def test_help_and_version():
     assert run_cli("--version").returncode == 0
 
 
+@pytest.mark.slow
 def test_checksum_failure_is_one_line_and_allow_unverified_runs(tmp_path, mnist_dir):
     import shutil
 

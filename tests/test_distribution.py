@@ -12,6 +12,8 @@ import nndl_keras  # noqa: F401  (registers the parts saved models refer to)
 
 from helpers import assert_one_line_error, cli_env, run_cli, run_python
 
+pytestmark = pytest.mark.slow  # trains on the real MNIST or in new processes: the inner loop (-m 'not slow') leaves it to CI
+
 
 def test_mirrored_strategy_over_two_cpus_matches_one_device(tmp_path, mnist_dir):
     # Logical devices must be set before TensorFlow starts: a fresh process.
@@ -69,7 +71,6 @@ def test_multi_worker_mirrored_strategy_two_processes_end_identical(tmp_path, mn
     assert all(np.array_equal(a, b) for a, b in zip(*weights))
 
 
-@pytest.mark.slow
 def test_jax_backend_runs_ch1_sgd(tmp_path, mnist_dir):
     out = tmp_path / "out"
     result = run_cli("run", "ch1-sgd", "--epochs", "1", "--data-dir", mnist_dir, "--output-dir", out, "--quiet",

@@ -69,6 +69,7 @@ def _fresh(hp, x, y, seed=7, engine="fused", chunk_steps=None):
     return model, make_engine(model, x, y, hp.batch_size, seeds=seed, engine=engine, chunk_steps=chunk_steps)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("train_size", [25, 30])  # with and without a smaller last mini-batch
 def test_chunks_of_any_length_give_the_same_steps(train_size, engine):
@@ -93,6 +94,7 @@ def test_a_tpus_static_shapes_drop_each_epochs_smaller_last_mini_batch():
     assert steps[-1] == (4, 4)  # two mini-batches of 10 an epoch, the 5 left over dropped
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_stopped_call_resumes_to_the_same_numbers(engine):
     from nndl_keras.errors import Interrupted

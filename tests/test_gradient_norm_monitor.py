@@ -40,6 +40,7 @@ def test_norms_are_the_books_average_gradient_with_l2_included(mnist):
         assert norms[f"grad_norm/{name}/kernel"] == pytest.approx(np.linalg.norm(with_l2), rel=1e-3)
 
 
+@pytest.mark.slow
 def test_epoch_logs_reach_history_and_csv_logger(mnist, tmp_path):
     keras.utils.set_random_seed(0)
     model = feedforward(HP)
@@ -140,6 +141,7 @@ assert strategy.num_replicas_in_sync == 2
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["mirrored", "jax"])
 def test_under_mirrored_strategy_and_on_jax(mnist_dir, mnist, where):
     setup = MIRRORED if where == "mirrored" else ""
@@ -164,6 +166,7 @@ def test_under_mirrored_strategy_and_on_jax(mnist_dir, mnist, where):
         assert first["grad_norm/hidden_1/bias"] < first["grad_norm/hidden_2/bias"] < first["grad_norm/output/bias"]
 
 
+@pytest.mark.slow
 def test_one_monitor_reused_measures_each_model_it_is_given(mnist):
     # As in best-of-N runs and ensemble members: one instance, several trainings.
     x, y = _data(mnist)
@@ -371,6 +374,7 @@ def test_batch_normalization_probe_uses_the_moving_statistics_and_leaves_them(mn
     assert monitor_in_batches.gradient_norms() == pytest.approx(whole, rel=1e-4)
 
 
+@pytest.mark.slow
 def test_every_model_on_the_jax_backend(mnist_dir):
     # The same tests in a fresh process on JAX (the backend is chosen at import).
     result = subprocess.run(

@@ -39,6 +39,7 @@ class Watching(keras.callbacks.Callback):
         self.calls.append("train_end")
 
 
+@pytest.mark.slow
 def test_a_users_callback_gets_fits_params_batch_hooks_and_logs(tmp_path, mnist_dir):
     watching = Watching()
     result = nndl_keras.run("ch1-sgd", epochs=2, runs=1, train_size=10_000, callbacks=[watching], data_dir=mnist_dir,
@@ -60,6 +61,7 @@ def test_a_users_callback_gets_fits_params_batch_hooks_and_logs(tmp_path, mnist_
     assert result.metrics["history"]["watched"] == [ends.index(999) + 1, len(ends)]
 
 
+@pytest.mark.slow
 def test_the_gradient_monitor_measures_every_n_batches_under_the_runner(tmp_path, mnist_dir, mnist):
     probe = mnist.validation.x[:100], mnist.validation.y[:100]
     monitor = GradientNormMonitor(probe, every_n_batches=1000)
@@ -83,6 +85,7 @@ class Stateful(keras.callbacks.Callback):
             raise KeyboardInterrupt  # as a Ctrl-C would stop it: this epoch is not checkpointed, the one before is
 
 
+@pytest.mark.slow
 def test_a_callback_without_state_is_named_in_one_line_on_resume(tmp_path, mnist_dir, capsys):
     kept = keras.callbacks.EarlyStopping(monitor="validation_accuracy", mode="max", patience=5)
     options = dict(epochs=3, runs=1, train_size=1000, data_dir=mnist_dir, output_dir=tmp_path)
@@ -119,6 +122,7 @@ def test_every_engine_runs_the_models_own_train_step(engine):
     assert int(model.steps_taken.numpy()) == 6  # 3 mini-batches (10, 10, 5) an epoch
 
 
+@pytest.mark.slow
 def test_eta_from_the_command_line_reaches_the_optimizer_in_five_calls(tmp_path, mnist_dir, monkeypatch):
     import inspect
 

@@ -130,6 +130,7 @@ def test_host_check_gives_up_quickly_on_a_closed_port():
     assert time.perf_counter() - tick < 3
 
 
+@pytest.mark.slow
 def test_a_changed_pixel_fails_the_checksum_unless_allowed(tmp_path, mnist_dir, mnist):
     train_x, train_y, test_x, test_y = _raw(mnist)
     test_x[0, 14, 14] ^= 1  # one bit of one pixel

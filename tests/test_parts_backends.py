@@ -7,8 +7,9 @@ import pytest
 
 from helpers import REPO, run_python
 
+pytestmark = pytest.mark.slow  # trains on the real MNIST or in new processes: the inner loop (-m 'not slow') leaves it to CI
 
-@pytest.mark.slow
+
 def test_parts_and_engines_pass_on_the_jax_backend(mnist_dir):
     import subprocess
 

@@ -12,6 +12,7 @@ import importlib.metadata
 import importlib.util
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 
 PRIVATE_MODULES = ("keras.src", "keras._tf_keras", "tensorflow.python", "tensorflow._api", "jax._src", "jaxlib")
@@ -67,6 +68,7 @@ def foreign_private_uses(trees):
     return found
 
 
+@pytest.mark.slow
 def test_the_installed_package_reads_no_private_keras_tensorflow_or_jax_name():
     trees = {path: ast.parse(path.read_text(), str(path)) for path in installed_modules()}
     assert len(trees) > 40  # the whole package, recipes included

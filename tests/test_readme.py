@@ -6,6 +6,8 @@ import pytest
 
 from helpers import REPO, run_python
 
+pytestmark = pytest.mark.slow  # trains on the real MNIST or in new processes: the inner loop (-m 'not slow') leaves it to CI
+
 
 def readme_example():
     text = (REPO / "README.md").read_text()

@@ -92,6 +92,7 @@ def _plugin(tmp_path, entry_points):
     return {"PYTHONPATH": str(tmp_path)}
 
 
+@pytest.mark.slow
 def test_entry_point_recipes_appear_in_list(tmp_path):
     env = _plugin(tmp_path, "plugin-wide = nndl_plugin:WIDE\n")
     result = run_cli("list", env=env)
@@ -101,6 +102,7 @@ def test_entry_point_recipes_appear_in_list(tmp_path):
     assert "784, 300, 10" in shown.stdout
 
 
+@pytest.mark.slow
 def test_a_broken_entry_point_is_skipped_with_a_warning(tmp_path):
     env = _plugin(tmp_path, "broken = nndl_plugin:DOES_NOT_EXIST\n")
     result = run_cli("list", env=env)

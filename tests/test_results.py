@@ -350,9 +350,12 @@ def loop_equality_sentence(record):
         f"`{name}`'s " + ", ".join(f"`{key}` by at most {value:.1e}" for key, value in cases[name]["differences"].items())
         for name in cases if not cases[name]["identical"]
     ]
+    before, after = record["ch1_epoch_seconds"]["before"], record["ch1_epoch_seconds"]["after"]
     return (
         f"with the package as `{record['before_commit'][:7]}` and `{record['after_commit'][:7]}` have it, on "
         f"{record['machine']['cpu']}: {', '.join(same)} bit-identical" + (f"; {'; '.join(other)}" if other else "")
+        + f". A ch1-sgd epoch took the runner {before['runner']:.3f} s before and {after['runner']:.3f} s after "
+        f"(`fit`: {before['fit']:.2f} s and {after['fit']:.2f} s)"
     )
 
 

@@ -7,6 +7,8 @@ import pytest
 
 from helpers import assert_one_line_error, kill_when, run_cli
 
+pytestmark = pytest.mark.slow  # trains on the real MNIST or in new processes: the inner loop (-m 'not slow') leaves it to CI
+
 # What differs between two identical runs: how long they took, and when and how they were started.
 TIMINGS = ("wall_time_seconds", "seconds_per_epoch", "provenance", "processes", "training_seconds_all_processes")
 
@@ -19,7 +21,6 @@ def comparable(metrics):
     return metrics
 
 
-@pytest.mark.slow
 def test_a_run_killed_mid_epoch_resumes_to_the_same_metrics(tmp_path, mnist_dir):
     # Three runs of four epochs (the book's best of three): killed 0.1 s into
     # the second run's third epoch (an epoch takes about 0.2 s here), the first

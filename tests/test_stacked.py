@@ -9,6 +9,8 @@ import pytest
 
 from helpers import run_python
 
+pytestmark = pytest.mark.slow  # trains on the real MNIST or in new processes: the inner loop (-m 'not slow') leaves it to CI
+
 JAX = {"KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
 EIGHT_DEVICES = {**JAX, "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
 
