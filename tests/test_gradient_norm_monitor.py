@@ -99,6 +99,8 @@ def test_every_n_batches_counts_steps_not_calls(mnist, steps_per_execution):
 
 
 def test_conv_pool_2d_and_conv2d_layers_are_watched(mnist):
+    # Seeded: with some draws of the initial weights a ReLU unit is dead on the probe, and its norm 0.
+    keras.utils.set_random_seed(0)
     x, y = mnist.training.x[:64].reshape(-1, 28, 28, 1), mnist.training.y[:64]
     model = keras.Sequential([
         keras.Input((28, 28, 1)),

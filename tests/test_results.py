@@ -366,6 +366,7 @@ def test_the_loop_redesign_record_is_quoted():
     assert set(record["results"]) == {"ch1-sgd", "ch3-overfitting", "ch5-speed-4", "ch6-relu", "ch6-ensemble"}
     for case in record["results"].values():  # the accuracies never differ, only a cost's last bits may
         assert case["identical"] or all(key.startswith("history.loss") for key in case["differences"]), case["differences"]
+        assert (case["sha256"]["before"] == case["sha256"]["after"]) == case["identical"]
 
 
 def test_the_single_net_on_jax_record_is_quoted():
