@@ -5,10 +5,10 @@ import json
 import time
 from pathlib import Path
 
-from nndl_keras.errors import NNDLError
 from nndl_keras import files
-from nndl_keras.training import run
+from nndl_keras.errors import NNDLError
 from nndl_keras.provenance import provenance
+from nndl_keras.training import run
 
 
 @dataclasses.dataclass
