@@ -378,3 +378,13 @@ def test_the_single_net_on_jax_record_is_quoted():
             f"{runner['ch6-relu']['seconds_per_epoch']:.2f} s and {jit['ch6-relu']['seconds_per_epoch']:.2f} s;") in text
     # "no faster", so no separate program: the claim holds only while the record says so.
     assert all(record["speedups"][name]["jit_over_runner"] <= 1.05 for name in ("ch1-sgd", "ch6-relu")), record["speedups"]
+
+
+def test_each_best_of_three_row_lists_its_records_runs():
+    rows = [line for line in readme().splitlines() if line.startswith("| `ch6-") and "the three: " in line]
+    assert len(rows) >= 4, rows
+    for row in rows:
+        record = re.search(r"\[record\]\((docs/results/chapter-6/[^)]+/metrics\.json)\)", row).group(1)
+        runs = load(REPO / record)["runs"]
+        listed = re.search(r"the three: ([\d.% /]+);", row).group(1)
+        assert listed == " / ".join(f"{100 * r['test_accuracy_at_best_validation']:.2f}%" for r in runs), row
