@@ -37,7 +37,7 @@ def test_two_epochs_match_the_books_update_rule(engine, cost, lmbda):
     assert trainer.name == engine
     orders = np.random.default_rng(7)  # the engine reshuffles with the same generator
     for _ in range(2):
-        trainer.train_epoch()
+        trainer.train_epochs(1)
         backprop.sgd_epoch(params, x.astype(np.float64), y, orders.permutation(25), hp.eta, hp.batch_size, cost, lmbda)
     for (w, b), (kw, kb) in zip(params, backprop.dense_parameters(model)):
         np.testing.assert_allclose(kw, w, rtol=1e-4, atol=1e-5)
@@ -50,7 +50,7 @@ def test_engines_agree_and_report_the_mean_cost():
     for engine in ("fused", "fit", "distributed")[: 3 if keras.backend.backend() == "tensorflow" else 2]:
         keras.utils.set_random_seed(1)
         model = feedforward(hp)
-        cost = make_engine(model, x, y, hp.batch_size, seeds=7, engine=engine).train_epoch()
+        cost = make_engine(model, x, y, hp.batch_size, seeds=7, engine=engine).train_epochs(1)[0]
         results.append((cost, model.predict(x, verbose=0)))
     for cost, outputs in results[1:]:
         assert cost == pytest.approx(results[0][0], rel=1e-4)
@@ -153,7 +153,7 @@ def test_every_engine_trains_on_and_predicts_uint8_pixels_as_scaled_floats(engin
         keras.utils.set_random_seed(1)
         model = feedforward(hp)
         trainer = make_engine(model, x, y, hp.batch_size, seeds=7, engine=engine)
-        results.append((trainer.train_epochs(2), trainer.predict(pixels), trainer.predict(x)))
+        results.append((trainer.train_epochs(2), trainer.program.predict(pixels)[0], trainer.program.predict(x)[0]))
     (costs, from_pixels, _), (float_costs, _, from_floats) = results
     assert costs == pytest.approx(float_costs, rel=1e-5)
     np.testing.assert_allclose(from_pixels, from_floats, rtol=1e-5, atol=1e-6)
@@ -202,5 +202,5 @@ def test_the_distributed_engine_copies_the_training_set_into_tensors_once(monkey
 
         monkeypatch.setattr(tf, name, counting)
     for _ in range(3):
-        trainer.train_epoch()
+        trainer.train_epochs(1)
     assert len(copies) == 1

@@ -92,7 +92,7 @@ assert not np.allclose(models[0].get_weights()[0], first[0])
 assert all(c[-1] < c[0] for c in np.asarray(costs).T), costs
 # predict: every member's outputs, as its own model gives them (over several batches of 2000).
 many = np.concatenate([x, x, x])
-outputs = engine.predict(many)
+outputs = engine.program.predict(many)
 assert outputs.shape == (3, 3 * N, 3), outputs.shape
 for k, model in enumerate(models):
     np.testing.assert_allclose(outputs[k], model.predict(many, verbose=0), rtol=1e-5, atol=1e-6)

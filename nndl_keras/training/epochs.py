@@ -79,14 +79,6 @@ class Epochs:
         """Makes the next `train_epochs` continue the stopped call `position` describes."""
         self._resume = position
 
-    def predict(self, x):
-        """Each model's outputs for `x` (uint8 pixels scaled): (M, len(x), outputs); (len(x), outputs) for one."""
-        outputs = self.program.predict(x)
-        return outputs[0] if len(self.models) == 1 else outputs
-
-    def train_epoch(self):
-        return self.train_epochs(1)[0]
-
     def train_epochs(self, epochs, stop=None):
         """Runs `epochs` epochs; returns each one's cost (averaged over its examples, as `fit`
         reports it), a list of the models' costs per epoch when there are several.

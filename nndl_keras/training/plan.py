@@ -25,13 +25,11 @@ class Plan:
             the interrupted run's).
         hp: the hyperparameters, the recipe's with the overrides.
         placement: the `devices.Placement` it trains on.
-        together: whether an ensemble's members train side by side (stacked).
     """
 
     call: dict
     hp: object
     placement: object
-    together: bool
 
 
 def plan(recipe, overrides, *, seed, runs, engine, steps_per_execution, device, precision, resume, overwrite, output_dir, watched):
@@ -50,7 +48,7 @@ def plan(recipe, overrides, *, seed, runs, engine, steps_per_execution, device, 
             f"{recipe.name}'s members train stacked here, and callbacks watch one net at a time; "
             "pass --engine fused (engine='fused') to train them one after another with callbacks"
         )
-    return Plan(call, hp, placement, together)
+    return Plan(call, hp, placement)
 
 
 def _settings(recipe, overrides, seed, runs, engine, steps_per_execution, device, precision, resume, overwrite, output_dir):

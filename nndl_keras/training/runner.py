@@ -22,7 +22,6 @@ from nndl_keras.errors import Interrupted, NNDLError
 from nndl_keras.training import report
 from nndl_keras.training.loop import accuracy
 from nndl_keras.training.plan import plan
-from nndl_keras.training.report import CHECKPOINTS
 from nndl_keras.training.session import Session
 
 
@@ -86,7 +85,7 @@ def run(recipe, *, data_dir=None, output_dir=None, seed=None, runs=None, engine=
     data = _load(recipe, planned.hp, data_dir, allow_unverified, verbose)  # then, and only then, the output directory
     out = files.prepare_output_dir(output_dir, recipe.name, overwrite=overwrite, resume=resume)
     if not resume:
-        shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # an overwritten run's
+        shutil.rmtree(out / report.CHECKPOINTS, ignore_errors=True)  # an overwritten run's
         files.write_json(out / files.RUN_FILE, planned.call)
     if deterministic and keras.backend.backend() == "tensorflow":
         import tensorflow as tf
@@ -100,7 +99,7 @@ def run(recipe, *, data_dir=None, output_dir=None, seed=None, runs=None, engine=
             session = Session(
                 recipe, planned.hp, data, out, seed=call["seed"], engine=call["engine"],
                 steps_per_execution=call["steps_per_execution"], callbacks=tuple(callbacks), verbose=verbose,
-                checkpoints=out / CHECKPOINTS, resume=resume, placement=planned.placement,
+                checkpoints=out / report.CHECKPOINTS, resume=resume, placement=planned.placement,
             )
             session.say(f"{recipe.name}: {recipe.description}")
             session.say(f"  data: {data.source}; book: {recipe.book.describe()}")

@@ -21,10 +21,10 @@ def build_for_training(model, x, y):
     """Creates the compiled loss's, metrics' and optimizer's variables, outside any compiled
     loop, through Keras's public calls on one mini-batch (`x`, `y`), as `fit` builds them
     before its first step. An inference call draws no dropout mask, so no random state moves."""
-    x = scaled(np.asarray(x), model.compute_dtype)
+    x, y = scaled(np.asarray(x), model.compute_dtype), np.asarray(y)
     y_pred = model(x, training=False)
-    model.compute_loss(x=x, y=np.asarray(y), y_pred=y_pred, training=False)
-    model.compute_metrics(x, np.asarray(y), y_pred)
+    model.compute_loss(x=x, y=y, y_pred=y_pred, training=False)
+    model.compute_metrics(x, y, y_pred)
     model.reset_metrics()  # the mini-batch above counts in no logged mean
     model.optimizer.build(model.trainable_variables)
 
@@ -94,8 +94,7 @@ class StepProgram:
         """Makes the models hold the weights reached (the JAX program carries them outside the models)."""
 
     def predict(self, x):
-        (model,) = self.models
-        return predict_in_batches(lambda inputs: model(inputs, training=False), x)[None]
+        raise NotImplementedError
 
 
 def step_losses(model):
