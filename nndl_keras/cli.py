@@ -7,6 +7,7 @@ prints one line and exits with status 2.
 
 import signal
 import sys
+from pathlib import Path
 
 import click
 
@@ -184,6 +185,20 @@ def reproduce(chapter, only, exclude, epochs_scale, output_dir, quiet, **trainin
         **training,
     )
     click.echo(report.markdown)
+
+
+@main.command()
+@click.option("--results-dir", type=click.Path(), default="docs/results", show_default=True, help="The records to read.")
+@click.option("--page", type=click.Path(), default="docs/results.md", show_default=True, help="The results page to write (its CSV beside it).")
+@click.option("--readme", type=click.Path(), default="README.md", show_default=True, help="The README whose results table to regenerate.")
+def report(results_dir, page, readme):
+    """Tabulate every record: the results page, its CSV and the README's table, from docs/results."""
+    from nndl_keras import recipes
+    from nndl_keras.results import write_report
+
+    table = write_report(recipes.list_recipes(), results_dir, page, readme)
+    recorded = sum(1 for row in table if row.record)
+    click.echo(f"{recorded} of {len(table)} recipes have a full-length record; wrote {page}, {Path(page).with_suffix('.csv')}, {readme}")
 
 
 @main.command()

@@ -190,6 +190,9 @@ class Recipe:
         requires: optional packages the recipe needs, as (module, "what: how
             to install") pairs: without them `run` refuses it in one line and
             `reproduce` skips it with a row that says so.
+        headline: `headline(metrics) -> str`, for a recipe that measures
+            something other than an accuracy: its result in one line, from its
+            record, for the run's last line and the results table.
     """
 
     name: str
@@ -207,6 +210,7 @@ class Recipe:
     expanded: bool = False
     reshuffle: bool = True
     requires: tuple = ()
+    headline: Optional[Callable] = None
 
     def __post_init__(self):
         if self.build is None and self.baseline is None and self.experiment is None:

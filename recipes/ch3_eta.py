@@ -30,6 +30,12 @@ def compare_learning_rates(session):
     }
 
 
+def costs_headline(metrics):
+    """The three final training costs against the book's figure."""
+    ours, book = metrics["final_training_cost"], metrics["book_final_training_cost"]
+    return "final training cost " + ", ".join(f"η {eta}: {ours[eta]:.3f} (book {book[eta]:.3f})" for eta in ours)
+
+
 register(
     Recipe(
         name="ch3-eta",
@@ -39,5 +45,6 @@ register(
         book=BookResult(None, split="validation", at="final", source="ch3-multi-eta (costs only)"),
         build=feedforward,
         experiment=compare_learning_rates,
+        headline=costs_headline,
     )
 )

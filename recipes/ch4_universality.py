@@ -192,6 +192,15 @@ def linear_net(session, bumps, sigmoid_mean):
     }
 
 
+def errors_headline(metrics):
+    """The hand-built bumps' error, and the linear net's against the sigmoid net's."""
+    bumps = metrics["errors_by_bumps"]
+    built = ", ".join(f"{bumps[n]['mean_abs_error']:.2g} ({n} bumps)" for n in ("10", "100", "200") if n in bumps)
+    linear = metrics["linear"]
+    return (f"mean error of the hand-built net {built}; trained with linear neurons {linear['mean_abs_error']:.3f}, "
+            f"{linear['over_sigmoid']:.1f}x the sigmoid net's")
+
+
 register(
     Recipe(
         name="ch4-universality",
@@ -200,5 +209,6 @@ register(
         hparams=Hyperparameters(layers=(1, 200, 1), epochs=300, batch_size=100, train_size=1000, options={"bumps": 100}),
         book=BookResult(None, split="test", at="final", source="ch4 (built by hand, not trained)"),
         experiment=universality,
+        headline=errors_headline,
     )
 )

@@ -243,6 +243,14 @@ def write_figures(session, results, digits, epsilons):
     )
 
 
+def attack_headline(metrics):
+    """Each net's test accuracy unattacked and under FGSM at the claimed ε."""
+    at = metrics["epsilons"].index(metrics["claimed_epsilon"])
+    nets = ", ".join(f"{net['description'].split(' (')[0]} ({net['epochs']} epochs) {100 * net['clean_test_accuracy']:.2f}% → "
+                     f"{100 * net['fgsm_accuracy'][at]:.2f}%" for net in metrics["nets"].values())
+    return f"test accuracy under FGSM at ε = {metrics['claimed_epsilon']:g} ({255 * metrics['claimed_epsilon']:.0f} grey levels): {nets}"
+
+
 register(
     Recipe(
         name="ch6-adversarial",
@@ -252,6 +260,7 @@ register(
         book=BookResult(None, split="test", at="final", source="ch6 (adversarial examples, no experiment)"),
         build=book_net,
         experiment=adversarial_experiment,
+        headline=attack_headline,
         xla=False,  # the convnet: oneDNN's graph is faster than XLA on a CPU (ch6_conv.py)
     )
 )

@@ -66,6 +66,8 @@ def metrics(recipe, hp, history, extra, trained, out, **context):
         found.update(recipe.report(out, trained.callbacks, found) or {})
     if recipe.book.accuracy is not None and found.get("measured_accuracy") is not None:
         found["difference"] = round(found["measured_accuracy"] - recipe.book.accuracy, 6)  # not 0.0042000000000000925
+    if recipe.headline is not None and found.get("measured_accuracy") is None:
+        found["headline"] = recipe.headline(found)
     found.setdefault("seed", context.pop("seed"))
     return {**found, **context, "versions": versions(), "provenance": provenance()}
 
