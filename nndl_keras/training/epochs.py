@@ -79,6 +79,10 @@ class Epochs:
         """Makes the next `train_epochs` continue the stopped call `position` describes."""
         self._resume = position
 
+    def train_epoch(self):
+        """One epoch; its cost (a list of the models' costs when there are several)."""
+        return self.train_epochs(1)[0]
+
     def train_epochs(self, epochs, stop=None):
         """Runs `epochs` epochs; returns each one's cost (averaged over its examples, as `fit`
         reports it), a list of the models' costs per epoch when there are several.
