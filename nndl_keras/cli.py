@@ -205,12 +205,17 @@ def report(results_dir, page, readme):
 @click.argument("member_runs", nargs=-1, required=True, type=click.Path())
 @click.option("--output-dir", type=click.Path(), required=True, help="Where to write vote.json and ensemble_errors.png.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="MNIST directory (else $NNDL_KERAS_DATA_DIR, else tensorflow-datasets).")
-def vote(member_runs, output_dir, data_dir):
+@click.option("--subsets", type=int, help="Instead, vote every subset of this many members (and each alone): subsets.json, single_nets.json.")
+def vote(member_runs, output_dir, data_dir, subsets):
     """Combine ensemble members trained as separate runs (`run ch6-ensemble --member K`) by the book's vote."""
     _startup.import_keras()  # the parts register as it loads
+    from nndl_keras.recipes.ch6_ensemble import subset_votes
     from nndl_keras.recipes.ch6_ensemble import vote as vote_members
 
-    vote_members(member_runs, output_dir, data_dir=data_dir)
+    if subsets is not None:
+        subset_votes(member_runs, output_dir, size=subsets, data_dir=data_dir)
+    else:
+        vote_members(member_runs, output_dir, data_dir=data_dir)
 
 
 if __name__ == "__main__":

@@ -155,6 +155,28 @@ def bars(path, title, values, ylabel, note=None):
     return save_figure(fig, path)
 
 
+def histograms(path, title, series):
+    """A histogram a panel, of whole counts, with the book's value marked.
+
+    Args:
+        path: where to write the PNG.
+        title: the figure's title.
+        series: `{label: (counts, the book's count)}`, a panel each, left to right.
+    """
+    fig, axes = plt.subplots(1, len(series), figsize=(5 * len(series), 3.8), squeeze=False)
+    for ax, (label, (values, book)) in zip(axes[0], series.items()):
+        low, high = min(min(values), book), max(max(values), book)
+        ax.hist(values, bins=range(low, high + 2), align="left", color="tab:blue", alpha=0.8, label="ours")
+        ax.axvline(book, color="tab:red", linestyle="--", label=f"book: {book}")
+        ax.set_xlabel("errors on the test set")
+        ax.set_ylabel("count")
+        ax.set_title(label, fontsize="medium")
+        ax.legend(fontsize="small")
+        ax.grid(alpha=0.3, axis="y")
+    fig.suptitle(title, fontsize="medium")
+    return save_figure(fig, path)
+
+
 def surfaces(path, title, images):
     """Functions of two inputs on [0, 1]², side by side as images.
 

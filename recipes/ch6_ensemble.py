@@ -7,6 +7,7 @@ train one after another in one run, or each as a run of its own
 different machines, into the ensemble's result.
 """
 
+import itertools
 import json
 from pathlib import Path
 
@@ -25,6 +26,9 @@ MEMBERS = 5
 CLASSES = 10
 SHOWN_ERRORS = 66  # the book shows its 33; a short run has many more
 VOTE_FILE = "vote.json"
+SUBSETS_FILE = "subsets.json"
+SINGLE_NETS_FILE = "single_nets.json"
+TEST_IMAGES = 10_000
 
 
 def train_member(session, k, count):
@@ -161,6 +165,76 @@ def vote(member_runs, output_dir, data_dir=None, verbose=1):
     return result
 
 
+def subset_votes(member_runs, output_dir, size=MEMBERS, data_dir=None, verbose=1):
+    """How far one vote of `size` members is from chance: every `size`-member subset of the
+    member runs voted, and each member alone, against the book's 33 and 40 errors.
+
+    Writes `subsets.json` (each subset's members and errors; least, quartiles and most),
+    `subset_votes.png` (the histograms, the book's numbers marked) and `single_nets.json`
+    (the members as `ch6-dropout` nets, measured as the book measured that row: the test
+    accuracy at the best-validation epoch of the run best on validation, every run listed).
+    """
+    from nndl_keras.data import load_mnist
+
+    records = [_member_record(path) for path in member_runs]
+    _check_members(records)
+    if not 1 <= size <= len(records):
+        raise NNDLError(f"subsets of {size} need at least {size} member runs; got {len(records)}")
+    test, out = load_mnist(data_dir).test, Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    members = sorted((r["member_record"] for r in records), key=lambda m: m["member"])
+    ballots = {m["member"]: np.array(list(m["test_predictions"]), dtype=np.int32) for m in members}
+    subsets = []
+    for chosen in itertools.combinations(sorted(ballots), size):  # earliest member first: it breaks ties
+        voted = np.asarray(plurality_votes([ballots[k] for k in chosen], CLASSES)).argmax(axis=1)
+        subsets.append({"members": list(chosen), "errors": int((voted != test.y).sum())})
+    alone = {k: int((ballot != test.y).sum()) for k, ballot in ballots.items()}
+    book = {name: round((1 - get(name).book.accuracy) * TEST_IMAGES) for name in ("ch6-ensemble", "ch6-dropout")}
+    errors = [s["errors"] for s in subsets]
+    result = {
+        "recipe": "ch6-ensemble", "size": size, "member_runs": [str(r["path"]) for r in records],
+        "members": [{"member": m["member"], "seed": m["seed"], "errors": alone[m["member"]]} for m in members],
+        "errors": _spread(errors), "book_errors": book["ch6-ensemble"],
+        "subsets_at_or_below_book": sum(e <= book["ch6-ensemble"] for e in errors),
+        "single_net_errors": _spread(list(alone.values())), "book_single_net_errors": book["ch6-dropout"],
+        "single_nets_at_or_below_book": sum(e <= book["ch6-dropout"] for e in alone.values()),
+        "subsets": subsets, "provenance": provenance(),
+    }
+    files.write_json(out / SUBSETS_FILE, result)
+    files.write_json(out / SINGLE_NETS_FILE, _single_nets(records, members))
+    plots.histograms(out / "subset_votes.png", f"Errors on the 10,000 test images: {len(subsets)} votes of {size}, "
+                     f"{len(members)} nets alone", {f"votes of {size} members (book: {book['ch6-ensemble']})": (errors, book["ch6-ensemble"]),
+                                                    f"single nets (book: {book['ch6-dropout']})": (list(alone.values()), book["ch6-dropout"])})
+    if verbose:
+        spread = result["errors"]
+        print(f"  {len(subsets)} votes of {size}: {spread['least']} to {spread['most']} errors (median {spread['median']:g}); "
+              f"{result['subsets_at_or_below_book']} at or below the book's {book['ch6-ensemble']}", flush=True)
+    return result
+
+
+def _spread(values):
+    """Least, quartiles and most of `values`."""
+    q1, median, q3 = (float(q) for q in np.percentile(values, [25, 50, 75]))
+    return {"count": len(values), "least": int(min(values)), "q1": q1, "median": median, "q3": q3, "most": int(max(values))}
+
+
+def _single_nets(records, members):
+    """The members as ch6-dropout nets, as the book measured that row: the test accuracy at the
+    best-validation epoch of the run with the best validation accuracy."""
+    runs = [{"member": m["member"], "seed": m["seed"], "best_validation_accuracy": m.get("best_validation_accuracy"),
+             "measured_accuracy": m.get("test_accuracy_at_best_validation")} for m in members]
+    best = max(runs, key=lambda run: run["best_validation_accuracy"] or -1)
+    book = get("ch6-dropout").book
+    return {
+        "recipe": "ch6-dropout", "chapter": 6, "description": get("ch6-dropout").description,
+        "hyperparameters": {**records[0]["hyperparameters"], "options": {"conv": records[0]["hyperparameters"]["options"].get("conv")}},
+        "book": {"accuracy": book.accuracy, "split": book.split, "at": book.at, "runs": book.runs, "source": book.source},
+        "book_accuracy": book.accuracy, "measured_accuracy": best["measured_accuracy"],
+        "difference": None if best["measured_accuracy"] is None else round(best["measured_accuracy"] - book.accuracy, 6),
+        "runs": runs, "member_runs": [{"path": str(r["path"]), **r["provenance"]} for r in records], "provenance": provenance(),
+    }
+
+
 def _member_record(path):
     path = Path(path)
     metrics_file = path / files.METRICS_FILE if path.is_dir() else path
@@ -171,8 +245,10 @@ def _member_record(path):
     if metrics.get("recipe") != "ch6-ensemble" or "test_predictions" not in metrics:
         raise NNDLError(f"{metrics_file} is not a run of one ensemble member (nndl-keras run ch6-ensemble --member K)")
     hp = dict(metrics["hyperparameters"])
-    hp["options"] = {k: v for k, v in hp["options"].items() if k != "member"}
+    # Member K's net is its seed's and the hyperparameters': not the ensemble's size.
+    hp["options"] = {k: v for k, v in hp["options"].items() if k not in ("member", "members")}
     record = {k: metrics[k] for k in ("member", "seed", "test_accuracy", "test_predictions")}
+    record.update({k: metrics[k] for k in ("best_validation_accuracy", "test_accuracy_at_best_validation") if k in metrics})
     provenance = {**metrics.get("provenance", {}), "wall_time_seconds": metrics.get("wall_time_seconds")}
     return {"path": metrics_file, "hyperparameters": hp, "member_record": record, "provenance": provenance}
 
