@@ -97,14 +97,24 @@ def _row(recipe, records, base):
     row.ours = ours(recipe, record)
     row.gap = "" if record.get("difference") is None else f"{100 * record['difference']:+.2f}"
     row.runs = _runs(record)
-    row.machine = describe(provenance["machine"]) if provenance.get("machine") else ""
-    row.wall_time = duration(record.get("training_seconds_all_processes") or record.get("wall_time_seconds"))
+    row.machine, row.wall_time = _machines_and_time(record)
     row.commit = (provenance.get("commit") or "")[:7] or "none (ran outside a checkout)"
     row.date = (provenance.get("date") or "")[:10]
     row.record = _relative(path, base)
     row.figures = tuple(_relative(png, base) for png in sorted(path.parent.glob("*.png")))
     row.others = tuple(_link(p, base, _length(r)) for p, r in records if p != path)
     return row
+
+
+def _machines_and_time(record):
+    """Where the record's nets trained, and for how long: the run's own machine and wall time
+    (all its processes', if it was resumed), or, for a record made from other runs (a vote
+    of members trained apart), theirs, the times summed."""
+    runs = record.get("member_runs") or [{**(record.get("provenance") or {}), "wall_time_seconds":
+                                          record.get("training_seconds_all_processes") or record.get("wall_time_seconds")}]
+    machines = sorted({describe(run["machine"]) for run in runs if run.get("machine")})
+    seconds = [run.get("wall_time_seconds") for run in runs]
+    return "; ".join(machines), duration(sum(seconds) if None not in seconds else None)
 
 
 def ours(recipe, record):

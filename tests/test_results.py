@@ -193,3 +193,15 @@ def test_the_single_net_on_jax_record_is_quoted():
     # "no faster", so no separate program: the claim holds only while the record says so.
     assert all(record["speedups"][name]["jit_over_runner"] <= 1.05 for name in ("ch1-sgd", "ch6-relu")), record["speedups"]
 
+
+
+def test_the_single_nets_and_subset_votes_are_quoted_from_their_record():
+    record = load(RESULTS / "ch6-ensemble" / "subsets" / "subsets.json")
+    single = load(RESULTS / "ch6-ensemble" / "subsets" / "single_nets.json")
+    spread, text = record["single_net_errors"], " ".join(readme().split())
+    best = max(single["runs"], key=lambda run: run["best_validation_accuracy"])
+    assert (f"The {spread['count']} nets alone make {spread['least']} to {spread['most']} errors at their final epochs "
+            f"(the book's one net: {record['book_single_net_errors']});") in text
+    assert (f"the best of the {spread['count']} on validation (member {best['member']}) is "
+            f"**{100 * single['measured_accuracy']:.2f}%** against the book's {100 * single['book_accuracy']:.2f}%.") in text
+    assert from_a_clean_commit(record) and record["provenance"]["command"].startswith("nndl-keras vote")
