@@ -72,7 +72,7 @@ def plurality(votes):
 
 def test_ensemble_end_to_end_resumes_and_reloads(tmp_path, mnist_dir, mnist):
     out = tmp_path / "ens"
-    args = ("run", "ch6-ensemble", "--members", "3", "--epochs", "1", "--train-size", "10000",
+    args = ("run", "ch6-ensemble", "--members", "3", "--epochs", "1", "--train-size", "5000",
             "--data-dir", mnist_dir, "--output-dir", out, "--quiet")
     result = run_cli(*args[:-1])  # not --quiet: what it prints is checked below
     assert result.returncode == 0, result.stderr
@@ -170,7 +170,7 @@ def interrupt_during(args, is_moment, sig, delay):
 def test_members_trained_apart_vote_like_members_trained_together(tmp_path, mnist_dir):
     # Three members as three runs (as the full-length ensemble is trained on a CPU,
     # a member per job), then `vote`: the same members and votes as one run.
-    common = ("--members", "3", "--epochs", "1", "--train-size", "3000", "--data-dir", mnist_dir, "--quiet")
+    common = ("--members", "3", "--epochs", "1", "--train-size", "1000", "--data-dir", mnist_dir, "--quiet")
     together = run_cli("run", "ch6-ensemble", *common, "--output-dir", tmp_path / "together")
     assert together.returncode == 0, together.stderr
     for k in (1, 2, 3):

@@ -26,7 +26,7 @@ def test_parts_and_engines_pass_on_the_jax_backend(mnist_dir):
     )
     files = [str(REPO / "tests" / name) for name in names]
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", *files, "-q", "-p", "no:cacheprovider"],
+        [sys.executable, "-m", "pytest", *files, "-q", "-p", "no:cacheprovider", "-n0"],  # one process: the suite around it has the cores
         capture_output=True,
         text=True,
         cwd=REPO,
