@@ -29,7 +29,8 @@ def monitor(hp, data):
 
 def write_norms(out, callbacks, metrics, reference=None, title=None):
     """Writes the monitor's table (JSON, CSV) and its log-scale plot; returns summary numbers."""
-    (norms,) = [c for c in callbacks if isinstance(c, GradientNormMonitor)]
+    # The recipe's own monitor: its callbacks come before any the user passes (who may pass one too).
+    norms = next(c for c in callbacks if isinstance(c, GradientNormMonitor))
     norms.save_json(out / "gradient_norms.json")
     norms.save_csv(out / "gradient_norms.csv")
     norms.plot(out / "gradient_norms.png", reference=reference, title=title)

@@ -83,3 +83,14 @@ def test_depth_recipe_records_norms_every_epoch(tmp_path, mnist_dir):
     assert result.returncode == 0, result.stderr
     history = json.loads((out / "metrics.json").read_text())["history"]
     assert len(history["grad_norm/hidden_1/bias"]) == 2 and len(history["grad_norm/hidden_2/kernel"]) == 2
+
+
+def test_a_users_own_monitor_beside_the_recipes(tmp_path, mnist_dir, mnist):
+    # The recipe reports from its own monitor; a user's, passed to run, measures alongside.
+    import nndl_keras
+
+    mine = GradientNormMonitor((mnist.training.x[:100], mnist.training.y[:100]))
+    result = nndl_keras.run("ch5-exploding", data_dir=mnist_dir, output_dir=tmp_path / "run", callbacks=[mine], verbose=0)
+    assert len(result.metrics["initial_growth_per_layer"]) == 3 and (tmp_path / "run" / "gradient_norms.json").exists()
+    assert [row["epoch"] for row in mine.table] == [0, 1]
+    assert result.metrics["headline"].startswith("‖δ^l‖ grows 25.0x, 25.0x")

@@ -205,3 +205,31 @@ def test_the_single_nets_and_subset_votes_are_quoted_from_their_record():
     assert (f"the best of the {spread['count']} on validation (member {best['member']}) is "
             f"**{100 * single['measured_accuracy']:.2f}%** against the book's {100 * single['book_accuracy']:.2f}%.") in text
     assert from_a_clean_commit(record) and record["provenance"]["command"].startswith("nndl-keras vote")
+
+
+def test_the_svm_cause_is_quoted_from_its_benchmark():
+    record = load(RESULTS / "chapter-1" / "ch1-svm-tuned-cause.json")
+    tuned = load(RESULTS / "chapter-1" / "ch1-svm-tuned" / "metrics.json")
+    cited, wide, wider, default = (record["results"][k]["test_accuracy"] for k in record["results"])
+    text = " ".join(readme().split())
+    assert f"the first {record['train_size']:,} training images, all {record['test_size']:,} test images" in text
+    assert (f"**{100 * cited:.2f}%** on pixels in [0, 1] and **{100 * wide:.2f}%** on pixels in [−1, 1] "
+            f"({record['range_gain_points']:+.2f} points), the same as γ × 4 on [0, 1] ({100 * wider:.2f}%); "
+            f"the book-era default gives {100 * default:.2f}%.") in text
+    assert f"by more than the {-100 * tuned['difference']:.2f} points missing" in text
+    assert record["range_gain_points"] > -100 * tuned["difference"] and abs(wide - wider) < 0.002
+    assert record["commit"] and not record["commit"].endswith("+dirty")
+
+
+def test_the_book_length_attack_is_quoted_from_its_record():
+    metrics = load(RESULTS / "ch6-adversarial" / "metrics.json")
+    fc, conv = metrics["nets"]["fully_connected"], metrics["nets"]["convolutional"]
+    at, e = metrics["epsilons"].index(metrics["claimed_epsilon"]), metrics["claimed_epsilon"]
+    assert (fc["epochs"], conv["epochs"]) == (30, 60) and from_a_clean_commit(metrics)
+    text = " ".join(readme().split())
+    assert f"the [784, 30, 10] net {fc['epochs']} epochs, `ch6-relu` {conv['epochs']};" in text
+    assert (f"FGSM at ε = {e:g} leaves **{100 * fc['fgsm_accuracy'][at]:.2f}% / {100 * conv['fgsm_accuracy'][at]:.2f}%** of the test set "
+            f"(unattacked {100 * fc['clean_test_accuracy']:.2f}% / {100 * conv['clean_test_accuracy']:.2f}%)") in text
+    assert ("does not hold" in text) == (metrics["claim_holds"] is False)
+    assert f"both fall below 50% from ε = {fc['fgsm_below_half_from_epsilon']:g} / {conv['fgsm_below_half_from_epsilon']:g}" in text
+    assert f"each below {max(100 * fc['bim_accuracy'][at], 100 * conv['bim_accuracy'][at]):.0f}% at ε = {e:g}" in text
