@@ -1,7 +1,8 @@
 """The records under `docs/results`, tabulated: the book's number beside ours, chapter by chapter.
 
 `nndl-keras report` calls `write_report`: it reads every run's record
-(`metrics.json`, and an ensemble's `vote.json`) and writes `docs/results.md`
+(`metrics.json`; an ensemble's `vote.json`; its members as single nets,
+`single_nets.json`) and writes `docs/results.md`
 (a table a chapter: the book's number as the book measured it, ours measured
 the same way, the gap, the runs of a best-of-N, machine, wall time, commit,
 links to the record and its figures), `docs/results.csv` (the same, as data)
@@ -236,5 +237,6 @@ def write_report(recipes, results_dir="docs/results", page="docs/results.md", re
     if readme.exists():
         files[readme] = with_readme_table(readme.read_text(encoding="utf-8"), table, _relative(page, readme.parent))
     for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, lambda tmp, text=text: Path(tmp).write_text(text, encoding="utf-8"))
     return table

@@ -22,6 +22,7 @@ import difflib
 import importlib
 import json
 import pkgutil
+import sys
 import warnings
 from importlib import metadata
 from pathlib import Path
@@ -50,6 +51,8 @@ def register(recipe):
     if existing is not None and existing != recipe:
         raise ValueError(f"a different recipe named {recipe.name!r} is already registered")
     _REGISTRY[recipe.name] = recipe
+    if sys._getframe(1).f_globals.get("__name__", "").startswith(__name__ + "."):
+        _BOOK.add(recipe.name)  # one of this package's own modules: the book's (whenever it was imported)
     return recipe
 
 
@@ -161,11 +164,9 @@ def _discover():
         return
     _discovered = True
     _startup.import_keras()  # the recipes build Keras models (the command's import is quiet)
-    before = set(_REGISTRY)
     for module in pkgutil.iter_modules(__path__):
         if not module.name.startswith("_"):
             importlib.import_module(f"{__name__}.{module.name}")
-    _BOOK.update(set(_REGISTRY) - before)
     for entry_point in _plugins():
         try:
             _register_entry_point(entry_point.load())

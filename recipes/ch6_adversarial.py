@@ -246,8 +246,13 @@ def write_figures(session, results, digits, epsilons):
 def attack_headline(metrics):
     """Each net's test accuracy unattacked and under FGSM at the claimed ε."""
     at = metrics["epsilons"].index(metrics["claimed_epsilon"])
-    nets = ", ".join(f"{net['description'].split(' (')[0]} ({net['epochs']} epochs) {100 * net['clean_test_accuracy']:.2f}% → "
-                     f"{100 * net['fgsm_accuracy'][at]:.2f}%" for net in metrics["nets"].values())
+
+    def net(found):
+        trained = f" ({found['epochs']} epochs)" if "epochs" in found else ""  # not a --model-path net's
+        name = found["description"].split(" (")[0]
+        return f"{name}{trained} {100 * found['clean_test_accuracy']:.2f}% → {100 * found['fgsm_accuracy'][at]:.2f}%"
+
+    nets = ", ".join(net(found) for found in metrics["nets"].values())
     return f"test accuracy under FGSM at ε = {metrics['claimed_epsilon']:g} ({255 * metrics['claimed_epsilon']:.0f} grey levels): {nets}"
 
 

@@ -72,7 +72,7 @@ def plurality(votes):
 
 def test_ensemble_end_to_end_resumes_and_reloads(tmp_path, mnist_dir, mnist):
     out = tmp_path / "ens"
-    args = ("run", "ch6-ensemble", "--members", "3", "--epochs", "1", "--train-size", "5000",
+    args = ("run", "ch6-ensemble", "--members", "3", "--epochs", "1", "--train-size", "10000",
             "--data-dir", mnist_dir, "--output-dir", out, "--quiet")
     result = run_cli(*args[:-1])  # not --quiet: what it prints is checked below
     assert result.returncode == 0, result.stderr

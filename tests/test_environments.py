@@ -1,4 +1,4 @@
-"""The README's environments table is the sessions' records (issue 26, item 5)."""
+"""The environments table (docs/devices.md) is the sessions' records (issue 26, item 5)."""
 
 import importlib.util
 
@@ -14,11 +14,11 @@ def versions_module():
 
 def test_the_readmes_environments_table_is_made_from_the_records():
     versions = versions_module()
-    readme = (REPO / "README.md").read_text()
+    readme = (REPO / "docs" / "devices.md").read_text()
     assert readme == versions.readme_with_table(readme), "run: python tests/environments/versions.py"
     table = readme.split(versions.START, 1)[1].split(versions.END, 1)[0]
     for session in ("colab_tpu", "colab_gpu", "floor", "newest"):  # every session has run and is quoted
-        assert f"docs/results/environments/{session}.json" in table
+        assert f"(results/environments/{session}.json)" in table
 
 
 def test_a_colab_session_that_replaced_keras_is_shown_failed():

@@ -508,7 +508,7 @@ def test_exploding_alert_once_and_the_hook_stops_training(capsys):
 
 
 def test_readme_watching_gradients_example_runs(tmp_path, mnist_dir):
-    text = (REPO / "README.md").read_text().split("## Watching gradients: `GradientNormMonitor`", 1)[1]
+    text = (REPO / "docs" / "gradients.md").read_text()
     code = f"import os\nos.chdir({str(tmp_path)!r})\n" + re.search(r"```python\n(.*?)```", text, re.S).group(1)
     result = run_python(code, env={"NNDL_KERAS_DATA_DIR": str(mnist_dir)})
     assert result.returncode == 0, result.stderr[-3000:]

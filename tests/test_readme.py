@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow  # trains on the real MNIST or in new processes: t
 
 def readme_example():
     text = (REPO / "README.md").read_text()
-    section = text.split("## Using the parts in your own Keras model", 1)[1]
+    section = text.split("**The parts in your own Keras model.**", 1)[1]
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 

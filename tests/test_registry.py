@@ -156,3 +156,19 @@ def test_every_book_number_is_the_shipped_experiment_tables():
         assert any(abs(p - 100 * recipe.book.accuracy) < 1e-6 for p in percents), (recipe.name, row["result"])
         cited += 1
     assert cited >= 20
+
+
+def test_the_books_recipes_are_the_books_whichever_module_is_imported_first(tmp_path):
+    # A user (or a test) may import a recipe module before the registry looks for them.
+    from helpers import run_python
+
+    code = f"""
+import json
+from nndl_keras.recipes.ch6_ensemble import subset_votes  # registers chapter 6's recipes first
+from nndl_keras import recipes
+written = json.loads(recipes.write_catalog({str(tmp_path / "catalog.json")!r}).read_text())
+print(sorted(e["name"] for e in written) == sorted(recipes.names()))
+"""
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "True"

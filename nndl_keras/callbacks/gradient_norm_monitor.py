@@ -424,6 +424,16 @@ def _print(message):
 
 
 def load_table(path):
-    """Reads a table written by `GradientNormMonitor.save_json`."""
+    """Reads a table written by `GradientNormMonitor.save_json`: a dict per measurement.
+
+    Example:
+
+    >>> import json, os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "gradient_norms.json")
+    >>> with open(path, "w") as f:
+    ...     json.dump({"rows": [{"epoch": 0, "hidden_1/bias": 0.02}]}, f)
+    >>> load_table(path)[0]["hidden_1/bias"]
+    0.02
+    """
     with open(path) as f:
         return json.load(f)["rows"]

@@ -1,8 +1,8 @@
-"""The README's table of the environments the project is tested in, made from the sessions' records.
+"""The documentation's table (docs/devices.md) of the environments the project is tested in, made from the sessions' records.
 
-    python tests/environments/versions.py   # rewrites the table in README.md
+    python tests/environments/versions.py   # rewrites the table in docs/devices.md
 
-`tests/test_environments.py` makes it again and fails when the README's differs.
+`tests/test_environments.py` makes it again and fails when the page's differs.
 """
 
 import json
@@ -28,7 +28,7 @@ def row(session, title, record):
     tests = record["pytest"]
     outcome = f"{tests['passed']} passed, {tests['failed'] + tests['errors']} failed" + ("" if record["ok"] else "; **failed**")
     cells = [
-        f"[{title}](docs/results/environments/{session}.json)",
+        f"[{title}](results/environments/{session}.json)",
         record["date_utc"][:10],
         record["python"],
         *(record["versions"].get(name) or "–" for name in PACKAGES),
@@ -55,6 +55,6 @@ def readme_with_table(text):
 
 
 if __name__ == "__main__":
-    readme = REPO / "README.md"
+    readme = REPO / "docs" / "devices.md"
     readme.write_text(readme_with_table(readme.read_text()))
     sys.exit(0)
