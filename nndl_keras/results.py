@@ -193,7 +193,25 @@ def results_page(table):
             cells = (f"`{row.recipe}`: {row.description}", row.book, f"**{row.ours}**" if row.record else row.ours,
                      row.gap, row.runs, row.machine, row.wall_time, f"`{row.commit}`" if row.record else "", ", ".join(links))
             lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        beside = [(row.recipe, f) for row in table if row.chapter == chapter for f in row.figures if _beside_the_books(f)]
+        if beside:
+            lines += ["", "The book's figures (dashed) beside ours (solid):", ""]
+            lines += [f"![{recipe}: {Path(f).stem}]({f})" for recipe, f in beside]
     return "\n".join(lines) + "\n"
+
+
+def _beside_the_books(figure):
+    """Whether a recipe's PNG draws one of the book's figures (its data shipped in
+    `nndl_keras/book_data`) beside ours: named after it, as `overfitting.png` is."""
+    stem = Path(figure).stem
+    return any(name.startswith(stem) or stem.startswith(name) for name in _book_figures())
+
+
+def _book_figures():
+    from importlib import resources
+
+    return [Path(entry.name).stem for entry in resources.files("nndl_keras").joinpath("book_data").iterdir()
+            if entry.name.endswith(".json")]
 
 
 def results_csv(table):

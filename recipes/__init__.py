@@ -20,9 +20,9 @@ Example:
 
 import difflib
 import importlib
+import inspect
 import json
 import pkgutil
-import sys
 import warnings
 from importlib import metadata
 from pathlib import Path
@@ -51,7 +51,7 @@ def register(recipe):
     if existing is not None and existing != recipe:
         raise ValueError(f"a different recipe named {recipe.name!r} is already registered")
     _REGISTRY[recipe.name] = recipe
-    if sys._getframe(1).f_globals.get("__name__", "").startswith(__name__ + "."):
+    if inspect.currentframe().f_back.f_globals.get("__name__", "").startswith(__name__ + "."):
         _BOOK.add(recipe.name)  # one of this package's own modules: the book's (whenever it was imported)
     return recipe
 

@@ -59,8 +59,11 @@ def generated():
 def test_the_results_page_csv_and_readme_table_are_the_records():
     # Regenerated from docs/results: any number edited by hand, or a record added without
     # `nndl-keras report`, differs.
-    for name, text in generated().items():
+    made = generated()
+    for name, text in made.items():
         assert (REPO / name).read_text() == text, f"{name} is not what `nndl-keras report` makes of the records"
+    # Chapter 3's figures, the book's curves beside ours, shown on the page.
+    assert "![ch3-overfitting: overfitting](results/chapter-3/ch3-overfitting/overfitting.png)" in made["docs/results.md"]
 
 
 def test_a_hand_edited_number_fails_the_comparison():
