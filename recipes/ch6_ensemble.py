@@ -7,6 +7,7 @@ train one after another in one run, or each as a run of its own
 different machines, into the ensemble's result.
 """
 
+import dataclasses
 import itertools
 import json
 from pathlib import Path
@@ -228,7 +229,7 @@ def _single_nets(records, members):
     return {
         "recipe": "ch6-dropout", "chapter": 6, "description": get("ch6-dropout").description,
         "hyperparameters": {**records[0]["hyperparameters"], "options": {"conv": records[0]["hyperparameters"]["options"].get("conv")}},
-        "book": {"accuracy": book.accuracy, "split": book.split, "at": book.at, "runs": book.runs, "source": book.source},
+        "book": dataclasses.asdict(book),
         "book_accuracy": book.accuracy, "measured_accuracy": best["measured_accuracy"],
         "difference": None if best["measured_accuracy"] is None else round(best["measured_accuracy"] - book.accuracy, 6),
         "runs": runs, "member_runs": [{"path": str(r["path"]), **r["provenance"]} for r in records], "provenance": provenance(),
