@@ -65,7 +65,7 @@ register(
     Recipe(
         name="ch1-svm-tuned-scaled",
         chapter=1,
-        description="ch1-svm-tuned on pixels scaled to [-1, 1], libsvm's svm-scale default, where the parameters were searched; slow",
+        description="ch1-svm-tuned on pixels scaled to [-1, 1] (libsvm's svm-scale default): the cause of its shortfall; slow",
         hparams=Hyperparameters(
             layers=(), epochs=1, train_size=50_000,
             options={"C": 2.82842712475, "gamma": 0.00728932024638, "pixel_range": [-1, 1]},

@@ -219,6 +219,12 @@ def test_the_svm_cause_is_quoted_from_its_benchmark():
     assert f"by more than the {-100 * tuned['difference']:.2f} points missing" in text
     assert record["range_gain_points"] > -100 * tuned["difference"] and abs(wide - wider) < 0.002
     assert record["commit"] and not record["commit"].endswith("+dirty")
+    full = load(RESULTS / "chapter-1" / "ch1-svm-tuned-scaled" / "metrics.json")
+    assert full["hyperparameters"]["train_size"] == 50_000 and full["hyperparameters"]["options"]["pixel_range"] == [-1, 1]
+    assert (f"**{100 * full['measured_accuracy']:.2f}%** test against {100 * tuned['measured_accuracy']:.2f}% on [0, 1] and the cited "
+            f'"over {100 * full["book_accuracy"]:.1f}%": the pixel range was the cause. What is left '
+            f"({100 * -full['difference']:.2f} points)") in text
+    assert from_a_clean_commit(full) and full["measured_accuracy"] - tuned["measured_accuracy"] > 0.005
 
 
 def test_the_book_length_attack_is_quoted_from_its_record():
