@@ -16,6 +16,7 @@ linked from its row.
 
 import csv
 import dataclasses
+import functools
 import io
 import json
 import os
@@ -207,11 +208,12 @@ def _beside_the_books(figure):
     return any(name.startswith(stem) or stem.startswith(name) for name in _book_figures())
 
 
+@functools.lru_cache(maxsize=None)
 def _book_figures():
     from importlib import resources
 
-    return [Path(entry.name).stem for entry in resources.files("nndl_keras").joinpath("book_data").iterdir()
-            if entry.name.endswith(".json")]
+    return tuple(Path(entry.name).stem for entry in resources.files("nndl_keras").joinpath("book_data").iterdir()
+            if entry.name.endswith(".json"))
 
 
 def results_csv(table):

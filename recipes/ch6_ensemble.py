@@ -29,7 +29,6 @@ SHOWN_ERRORS = 66  # the book shows its 33; a short run has many more
 VOTE_FILE = "vote.json"
 SUBSETS_FILE = "subsets.json"
 SINGLE_NETS_FILE = "single_nets.json"
-TEST_IMAGES = 10_000
 
 
 def train_member(session, k, count):
@@ -103,8 +102,7 @@ def train_members(session):
 def tally(records, test, out):
     """The plurality vote of the members' recorded test predictions; writes the errors' PNG."""
     records = sorted(records, key=lambda r: r["member"])
-    ballots = [np.array(list(r["test_predictions"]), dtype=np.int32) for r in records]
-    predicted = np.asarray(plurality_votes(ballots, CLASSES)).argmax(axis=1)
+    predicted = _voted([_ballot(r) for r in records])
     wrong = np.flatnonzero(predicted != test.y)
     shown = wrong[:SHOWN_ERRORS]
     some = "" if len(shown) == len(wrong) else f"first {len(shown)} of the "
@@ -123,6 +121,16 @@ def tally(records, test, out):
         "misclassified": [{"index": int(i), "true": int(test.y[i]), "voted": int(predicted[i])} for i in wrong],
         "measured_accuracy": ensemble_accuracy,
     }
+
+
+def _ballot(record):
+    """A member's recorded test predictions as an array of classes."""
+    return np.array(list(record["test_predictions"]), dtype=np.int32)
+
+
+def _voted(ballots):
+    """The class each example gets by the book's plurality vote (ties to the earliest member)."""
+    return np.asarray(plurality_votes(ballots, CLASSES)).argmax(axis=1)
 
 
 def _summary(result):
@@ -184,13 +192,13 @@ def subset_votes(member_runs, output_dir, size=MEMBERS, data_dir=None, verbose=1
     test, out = load_mnist(data_dir).test, Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     members = sorted((r["member_record"] for r in records), key=lambda m: m["member"])
-    ballots = {m["member"]: np.array(list(m["test_predictions"]), dtype=np.int32) for m in members}
+    ballots = {m["member"]: _ballot(m) for m in members}
     subsets = []
     for chosen in itertools.combinations(sorted(ballots), size):  # earliest member first: it breaks ties
-        voted = np.asarray(plurality_votes([ballots[k] for k in chosen], CLASSES)).argmax(axis=1)
+        voted = _voted([ballots[k] for k in chosen])
         subsets.append({"members": list(chosen), "errors": int((voted != test.y).sum())})
     alone = {k: int((ballot != test.y).sum()) for k, ballot in ballots.items()}
-    book = {name: round((1 - get(name).book.accuracy) * TEST_IMAGES) for name in ("ch6-ensemble", "ch6-dropout")}
+    book = {name: round((1 - get(name).book.accuracy) * len(test.y)) for name in ("ch6-ensemble", "ch6-dropout")}
     errors = [s["errors"] for s in subsets]
     result = {
         "recipe": "ch6-ensemble", "size": size, "member_runs": [str(r["path"]) for r in records],
