@@ -9,6 +9,7 @@ differ between processors (the same seed is a different run on another CPU).
 import datetime
 import functools
 import os
+import platform
 import shlex
 import subprocess
 import sys
@@ -26,6 +27,26 @@ def provenance():
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),
     }
+
+
+def versions():
+    """The library versions that made a record."""
+    import keras
+    import numpy as np
+
+    from nndl_keras import __version__
+
+    found = {
+        "nndl_keras": __version__,
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+        "numpy": np.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+    }
+    if "tensorflow" in sys.modules:
+        found["tensorflow"] = sys.modules["tensorflow"].__version__
+    return found
 
 
 @functools.cache

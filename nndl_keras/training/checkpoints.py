@@ -1,19 +1,14 @@
-"""Resumable trainings: after every completed epoch, everything needed to go on.
+"""Resumable trainings: after every epoch, everything needed to go on (Keras's
+`BackupAndRestore` does this for `fit`, whose epochs the runner's chunks are not).
 
-A run killed at any point (SIGKILL, a preempted Colab) loses at most the epoch
-it was in; one stopped by Ctrl-C or SIGTERM also saves its `position` inside the
-epoch. Each training of a run has a folder under `<output_dir>/checkpoints/`:
-
-- `variables-<epoch>.npz`: every variable of the model (weights, the dropout
-  layers' seed generators) and of its optimizer, each under its path less the
-  names Keras numbers per process (`_keys`): restored by name, never by position;
-- `state.json`, written last (atomically, naming a complete variables file): the
-  epoch, the history, the shuffling generators, the state of callbacks that keep
-  one (`get_state`/`set_state`; Keras's `EarlyStopping` and `ReduceLROnPlateau`
-  by their counters), the settings, and the processes that trained it.
-
-Keras's `BackupAndRestore` does this for `fit`; the runner's chunks of compiled
-steps are not `fit`'s epochs.
+A run killed at any point (SIGKILL, a preempted Colab) loses at most the epoch it
+was in; Ctrl-C or SIGTERM also saves its `position` in the epoch. Each training has
+a folder under `<output_dir>/checkpoints/`: `variables-<epoch>.npz`, every variable
+of the model (weights, the dropout layers' seed generators) and its optimizer, by
+path less the names Keras numbers per process (`_keys`), never by position; then,
+atomically, `state.json`: the epoch, history, shuffling generators, the callbacks'
+state (`get_state`; Keras's `EarlyStopping` and `ReduceLROnPlateau` by their
+counters), the settings, and the processes that trained it.
 """
 
 import json
@@ -78,16 +73,11 @@ def _variables(model):
 def _keys(model, paths):
     """Each of the model's `variable.path`s, less what Keras numbers afresh in every process.
 
-    A resumed run rebuilds its models in a new process (or, under `reproduce`,
-    after other recipes), where the names Keras makes up for unnamed objects
-    (`sequential_3`, `seed_generator_7`, `dense_4`) carry other numbers. So the
-    model's own name becomes `model`, and every other name of a layer or object
-    (a path's components but the variable's own name) becomes `<stem>#<rank>`:
-    `dense_4` is `dense` numbered 4, `dense` is `dense` numbered 0, and the rank
-    is its place among the model's names of that stem by number, the order in
-    which they were made, the same in every process. A name the model gives
-    (`a`, `hidden_1`) is ranked the same way, whoever made it, so that nothing
-    here needs to know how Keras makes its names.
+    A resumed run rebuilds its models in a new process (or after other recipes), where
+    Keras's names for unnamed objects (`dense_4`, `seed_generator_7`) carry other
+    numbers. So the model's name becomes `model`, and every other layer or object
+    name `<stem>#<rank>`: its place by number among the model's names of that stem
+    (`dense` is 0, `dense_4` 4), the order they were made in, the same in every process.
     """
     parts = [path.split("/") for path in paths]
     numbered = {}
@@ -115,14 +105,12 @@ class Checkpoint:
 
     Args:
         folder: where the files live (created on the first save).
-        settings: what the training was started with (recipe, hyperparameters,
-            seed, engine); a resumed training must match them.
+        settings: what the training was started with (recipe, hyperparameters, seed,
+            engine); a resumed training must match them.
 
     Attributes:
-        processes: the processes that trained it, as of its last save or load: each
-            one's `provenance` (command, commit, machine, and the date it began its
-            first training) with `from_epoch`,
-            `to_epoch` and `seconds` (its wall time on this training), this one last.
+        processes: the processes that trained it, as of its last save or load, this one
+            last: each one's `provenance` with `from_epoch`, `to_epoch` and `seconds`.
     """
 
     def __init__(self, folder, settings):
@@ -147,9 +135,7 @@ class Checkpoint:
             raise NNDLError(f"cannot read checkpoint {path}: {e}") from None
         if state.get("settings") != self.settings:
             raise NNDLError(f"the checkpoint in {self.folder} was made with other settings; start again with --overwrite")
-        # A checkpoint from before processes were recorded: its epochs by an unrecorded one.
-        unrecorded = [{"from_epoch": 0, "to_epoch": state["epoch"]}] if state["epoch"] or state.get("position") else []
-        self._earlier = self.processes = state.get("processes", unrecorded)
+        self._earlier = self.processes = state["processes"]
         self._from_epoch = state["epoch"]
         return state
 
@@ -183,10 +169,6 @@ class Checkpoint:
         except (OSError, ValueError, KeyError) as e:
             raise NNDLError(f"cannot read checkpoint {path}: {e}") from None
         again = "; start again with --overwrite"
-        if values and all(re.fullmatch(r"v\d+", key) for key in values):  # an older checkpoint: by position
-            if len(values) != len(variables):
-                raise NNDLError(f"the checkpoint in {self.folder} (variables by position) does not fit this model{again}")
-            values = dict(zip(variables, (values[f"v{i}"] for i in range(len(values)))))
         for key, variable in variables.items():
             if key not in values:
                 raise NNDLError(f"the checkpoint in {self.folder} has no {key} ({variable.path}) for this model{again}")

@@ -30,22 +30,17 @@ DEVICES = ("auto", "cpu", "gpu", "tpu")
 
 @dataclasses.dataclass
 class Placement:
-    """A chosen device: its kind, how many replicas share a mini-batch, and the scope to build in.
-
-    Attributes:
-        kind: "cpu", "gpu" or "tpu".
-        strategy: the `tf.distribute.Strategy`, or `None` (TF's default, or JAX).
-        distribution: the `keras.distribution.Distribution`, or `None`.
-        replicas: devices a global mini-batch is split across.
-        description: one line for the terminal and `metrics.json`.
-    """
+    """A chosen device: its kind ("cpu", "gpu", "tpu"), the `tf.distribute.Strategy` or
+    `keras.distribution.Distribution` (or neither), the replicas a global mini-batch is split
+    across, one line for the terminal and `metrics.json`, and, when nothing is distributed,
+    the device to train on (a JAX device or a TensorFlow device name)."""
 
     kind: str
     strategy: object = None
     distribution: object = None
     replicas: int = 1
     description: str = ""
-    default_device: object = None  # where to train when nothing is distributed: a JAX device or a TF device name
+    default_device: object = None
 
     @property
     def mirrored(self):
@@ -197,13 +192,9 @@ def _jax(device):
 
 
 def one_of(placement, batch_size):
-    """The first of `placement`'s devices alone, for a net whose mini-batch does not split across them.
-
-    The book's mini-batch (10) is never changed to fit a device count: on eight
-    TPU chips or GPUs a single net trains on one of them, and the description
-    says so. `None` where there is no one device to fall back to (a TPU
-    strategy, several workers).
-    """
+    """The first of `placement`'s devices alone, for a net whose mini-batch does not split across
+    them (the book's 10 is never changed to fit a device count), said so in the description;
+    `None` where there is no one device to fall back to (a TPU strategy, several workers)."""
     n = placement.replicas
     why = f"the mini-batch of {batch_size} does not split across {n}; a --batch-size that is a multiple of {n} trains on all"
     if placement.distribution is not None and hasattr(placement.distribution, "device_mesh"):
@@ -216,16 +207,11 @@ def one_of(placement, batch_size):
 
 
 def trains_together(hp, engine, placement):
-    """Whether an ensemble's members train side by side (`engines.JaxScan`) rather than one after another.
-
-    On JAX, with `engine="stacked"`, or with `"auto"` where there is an
-    accelerator or several devices: the book's mini-batch of 10 leaves a GPU
-    or TPU idle between steps, and several devices take whole members each
-    (the mini-batch is never split). On a CPU `auto` trains the members one
-    after another: with TensorFlow that is the fastest path (oneDNN), and on
-    either backend it repeats exactly the members trained apart (`--member K`),
-    whose results the stack matches only to float tolerance.
-    """
+    """Whether an ensemble's members train side by side (`engines.JaxScan`), not one after another:
+    on JAX, with `engine="stacked"`, or `"auto"` on an accelerator or several devices (the book's
+    mini-batch of 10 leaves a GPU idle; devices take whole members). On a CPU `auto` trains them
+    one after another: fastest with TensorFlow (oneDNN), and on either backend exactly the members
+    trained apart (`--member K`), which the stack matches only to float tolerance."""
     if keras.backend.backend() != "jax" or "members" not in hp.options or hp.options.get("member") is not None:
         return False
     if engine == "stacked":

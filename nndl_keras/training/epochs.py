@@ -40,15 +40,15 @@ class Epochs:
 
     Args:
         program: a `StepProgram` of M models.
-        seeds: one seed per model (an int for one), each seeding its shuffling generator,
-            so that a member trained in a stack takes the order it would take alone.
+        seeds: one seed per model (an int for one), each seeding its own shuffling
+            generator: a member trained in a stack takes the order it takes alone.
         reshuffle: reshuffle every epoch, or keep the data's own order (network3).
         chunk_steps: mini-batches a chunk (default: the program's `fixed_chunk`, else
             as many as take about its `chunk_seconds`, timed on the first chunks).
 
     Attributes:
         progress: if set, called after each chunk with (steps done, steps of the call,
-            the chunk's steps per second or `None` if it compiled).
+            the chunk's steps per second, or `None` if it compiled).
         on_chunk: if set, called before each chunk with (its first step, its steps, None)
             and after it, the models synced, with the costs so far (batch hooks).
         every_n_batches: chunks also end at these multiples of an epoch's mini-batches.
@@ -72,31 +72,27 @@ class Epochs:
         return [rng.bit_generator.state for rng in self._rngs]
 
     def set_rng_state(self, state):
-        for rng, one in zip(self._rngs, state if isinstance(state, list) else [state]):  # one dict: an older checkpoint's
+        for rng, one in zip(self._rngs, state):
             rng.bit_generator.state = one
 
     def set_position(self, position):
-        """Makes the next `train_epochs` continue the stopped call `position` describes."""
+        """Makes the next call continue the stopped call `position` describes."""
         self._resume = position
 
-    def train_epoch(self):
-        """One epoch; its cost (a list of the models' costs when there are several)."""
-        return self.train_epochs(1)[0]
-
     def train_epochs(self, epochs, stop=None):
-        """Runs `epochs` epochs; returns each one's cost (averaged over its examples, as `fit`
-        reports it), a list of the models' costs per epoch when there are several.
+        """`train`'s costs as lists: one float per epoch for one model, else one list per epoch."""
+        costs = self.train(epochs, stop)
+        return costs[:, 0].tolist() if len(self.models) == 1 else costs.tolist()
+
+    def train(self, epochs, stop=None):
+        """Runs `epochs` epochs; returns each one's cost per model (epochs, M), averaged over
+        its examples as `fit` reports it.
 
         Raises:
             Interrupted: `stop` (a `nndl_keras.stopping.StopRequest`) was requested between two
                 chunks; the models hold the weights reached, and `position` says where (the
                 generators' states before this call's orders were drawn, the steps done, their costs).
         """
-        costs = self.train(epochs, stop)
-        return costs[:, 0].tolist() if len(self.models) == 1 else costs.tolist()
-
-    def train(self, epochs, stop=None):
-        """`train_epochs`, as an array (epochs, M)."""
         resume, self._resume, self.position = self._resume, None, None
         if resume is not None:
             self.set_rng_state(resume["rng"])  # the same orders, drawn again
@@ -138,27 +134,17 @@ class Epochs:
 
     def _chunks(self, orders, step):
         """The call's chunks from global step `step`: (step, rows of indices (M, steps, m)).
-
-        Where m divides n the epochs run back to back; otherwise each epoch's
-        smaller last mini-batch is a step of its own.
-        """
-        m, n, lead = self.program.batch_size, orders[0].shape[-1], len(self.models)
-        full, rest = divmod(n, m)
+        Where m divides n the epochs run back to back, as one; otherwise each epoch's
+        smaller last mini-batch is a step of its own."""
+        m, lead = self.program.batch_size, len(self.models)
+        full, rest = divmod(orders[0].shape[-1], m)
         if not rest:
-            rows = np.concatenate(orders, axis=-1).reshape(lead, -1, m)
-            while step < rows.shape[1]:
-                length = self._length(step, step, rows.shape[1] - step)
-                yield step, rows[:, step : step + length]
-                step += length
-            return
-        while step < (full + 1) * len(orders):
-            epoch, at = divmod(step, full + 1)
-            if at < full:
-                length = self._length(at, step, full - at)
-                yield step, orders[epoch][:, at * m : (at + length) * m].reshape(lead, length, m)
-            else:
-                length = 1
-                yield step, orders[epoch][:, full * m :].reshape(lead, 1, rest)
+            orders, full = [np.concatenate(orders, axis=-1)], full * len(orders)
+        per_epoch = full + (rest > 0)
+        while step < per_epoch * len(orders):
+            epoch, at = divmod(step, per_epoch)
+            length = 1 if at == full else self._length(at, step, full - at)
+            yield step, orders[epoch][:, at * m : (at + length) * m].reshape(lead, length, -1)
             step += length
 
     def _timed(self, rows):

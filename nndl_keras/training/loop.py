@@ -1,10 +1,7 @@
-"""The one epoch loop: M ≥ 1 models measured, called back, checkpointed and stopped alike.
-
-A single net is M = 1; an ensemble's members trained side by side (the JAX
-stack) are M > 1, and each member records what the same net trained alone
-records. Callbacks (M = 1) are driven by `keras.callbacks.CallbackList` with
-the params `fit` gives them, batch hooks included: one call per chunk of steps,
-as `fit` calls them once per execution with `steps_per_execution`.
+"""The one epoch loop: M ≥ 1 models (a single net, or an ensemble's members stacked on JAX)
+measured, called back, checkpointed and stopped alike. Callbacks (M = 1) are driven by
+`keras.callbacks.CallbackList` with `fit`'s params; batch hooks run once per chunk of
+steps, as `fit` calls them once per execution with `steps_per_execution`.
 """
 
 import math
@@ -69,10 +66,6 @@ class EpochLoop:
             engine.on_chunk = self._batch_hooks
             wanted = [c.every_n_batches for c in self.user_callbacks if getattr(c, "every_n_batches", None)]
             engine.every_n_batches = math.gcd(*wanted) if wanted else None
-
-    def _one(self, values):
-        """A list per model, as checkpoints keep it: the value itself for one model."""
-        return values[0] if len(self.models) == 1 else values
 
     def run(self, state=None):
         """Trains (from `state`, a checkpoint's, if given); returns (histories, diverged).
@@ -162,14 +155,15 @@ class EpochLoop:
             self.callbacks.on_train_batch_end(at + steps - 1, {"loss": float(np.mean(np.concatenate(losses)[-(at + steps):]))})
 
     def _save(self, finished=False, position=None):
+        one = len(self.models) == 1  # a checkpoint keeps one model's values, or a list of them
         self.checkpoint.save(
-            self._one(self.models), self.engine.rng_state(), self.user_callbacks, self.epoch, self._one(self.history),
-            finished=finished, position=position,
+            self.models[0] if one else self.models, self.engine.rng_state(), self.user_callbacks, self.epoch,
+            self.history[0] if one else self.history, finished=finished, position=position,
         )
 
     def _restore(self, state):
         """Puts a checkpoint's state back, and says so."""
-        self.checkpoint.restore(state, self._one(self.models), self.user_callbacks)
+        self.checkpoint.restore(state, self.models[0] if len(self.models) == 1 else self.models, self.user_callbacks)
         self.engine.set_rng_state(state["rng"])
         within = state.get("position")
         if within is not None:

@@ -1,15 +1,11 @@
 """A finished run's report: its numbers measured as the book measured them, the verdict, the files."""
 
 import dataclasses
-import platform
 import shutil
-import sys
 
-import keras
 import numpy as np
 
-from nndl_keras import __version__
-from nndl_keras.provenance import provenance
+from nndl_keras.provenance import provenance, versions
 from nndl_keras import files
 
 MODEL_FILE = "model.keras"
@@ -108,18 +104,3 @@ def verdict(metrics):
         f"  measured {measured} ({book['split']}, {book['at']}) against the book's "
         f"{100 * metrics['book_accuracy']:.2f}% ({100 * metrics['difference']:+.2f} points)"
     )
-
-
-def versions():
-    """Library versions for the record."""
-    found = {
-        "nndl_keras": __version__,
-        "keras": keras.__version__,
-        "backend": keras.backend.backend(),
-        "numpy": np.__version__,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-    }
-    if "tensorflow" in sys.modules:
-        found["tensorflow"] = sys.modules["tensorflow"].__version__
-    return found

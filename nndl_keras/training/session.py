@@ -14,12 +14,8 @@ from nndl_keras.progress import Progress
 
 @dataclasses.dataclass
 class Trained:
-    """A trained model, its history and the callbacks that watched it.
-
-    `diverged` is `None`, or `{"epoch": e, "cost": c}` when the cost of epoch
-    `e` was not finite: training stopped there and `model` holds the weights
-    of the last epoch before it.
-    """
+    """A trained model, its history and the callbacks that watched it; `diverged` is `None`, or
+    `{"epoch": e, "cost": c}` when epoch e's cost was not finite (`model` is the epoch before it)."""
 
     model: object
     history: dict
@@ -33,12 +29,10 @@ class Trained:
 class Session:
     """What a recipe runs in: its hyperparameters, the data, where outputs go.
 
-    Experiments (recipes with several trainings, such as `ch3-init`) call
-    `train` once per configuration; a plain recipe is trained by `best_of`.
-    With `checkpoints` (a folder), every training saves its state after each
-    completed epoch, and with `resume` a training picks up from its saved
-    state (see `training.checkpoints`); trainings are told apart by the order
-    in which the recipe asks for them, which the same settings repeat.
+    Experiments (`ch3-init`, ...) call `train` once per configuration; a plain recipe
+    is trained by `best_of`. With `checkpoints` (a folder) every training saves its
+    state after each epoch, and with `resume` picks up from it (`training.checkpoints`);
+    trainings are told apart by the order the recipe asks for them in.
     """
 
     recipe: object

@@ -1,17 +1,7 @@
-"""Engines: step programs that run the model's own `train_step` on the mini-batches given.
-
-The book's epochs (order, chunks, stopping, resuming) are `training.epochs`'s;
-an engine only takes steps (`base.StepProgram`), one engine a module:
-
-- `TensorFlowLoop` (`fused`, TensorFlow): the steps of a chunk as one compiled
-  `tf.while_loop` over the data kept on the device.
-- `JaxScan` (`fused` for one model, `stacked` for an ensemble's members, JAX):
-  M ≥ 1 models' stateless `train_step`s under `jax.vmap`, inside a jitted
-  `jax.lax.scan`, split over devices by `jax.pmap`.
-- `DistributedSteps` (`distributed`, TensorFlow): `train_step` under a
-  `tf.distribute` strategy (`strategy.run`), many steps per compiled call.
-- `FitSteps` (`fit`): Keras's `model.fit` over each chunk: any backend, any
-  `keras.distribution`.
+"""Engines: step programs that run the model's own `train_step` on the mini-batches given
+(`base.StepProgram`), one a module: `TensorFlowLoop` and `JaxScan` (`fused`; `JaxScan` is also
+`stacked`, an ensemble's members side by side), `DistributedSteps` (`tf.distribute`) and
+`FitSteps` (Keras's `fit`). The book's epochs (order, chunks, stops, resumes) are `training.epochs`'s.
 """
 
 import keras

@@ -96,8 +96,3 @@ class StepProgram:
     def predict(self, x):
         raise NotImplementedError
 
-
-def step_losses(model):
-    """The compiled loss's tracker: zeroed before each step, its result is that step's cost
-    (so an epoch's cost comes from its steps' costs, whatever the chunks)."""
-    return next(metric for metric in model.metrics if metric.name == "loss")

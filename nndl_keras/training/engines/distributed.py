@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from nndl_keras.training.engines.base import StepProgram, book_batches, build_for_training, predict_in_batches, step_losses
+from nndl_keras.training.engines.base import StepProgram, book_batches, build_for_training, predict_in_batches
 
 
 class DistributedSteps(StepProgram):
@@ -50,7 +50,7 @@ class DistributedSteps(StepProgram):
             self.fixed_chunk = max(self.WORKERS_CHUNK, self._per_call)
         with strategy.scope():  # the loss, metrics and optimizer, built outside the compiled loop
             build_for_training(model, x[:batch_size], y[:batch_size])
-        self._loss = step_losses(model)
+        self._loss = next(metric for metric in model.metrics if metric.name == "loss")  # the compiled loss's tracker
         self._steps = tf.function(self._run_steps)
         self._forward = tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True)
 
