@@ -57,6 +57,17 @@ def run_python(code, env=None, timeout=600):
     )
 
 
+def invoke_cli(*args):
+    """Runs `nndl-keras *args` in this process (click's runner), for a refusal that comes before
+    any training: no new process to import TensorFlow into. Returns what `run_cli` returns."""
+    from click.testing import CliRunner
+
+    from nndl_keras.cli import main
+
+    result = CliRunner().invoke(main, [str(a) for a in args], prog_name="nndl-keras")
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
+
+
 def assert_one_line_error(result, *fragments):
     assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()

@@ -73,8 +73,8 @@ def test_multi_worker_mirrored_strategy_two_processes_end_identical(tmp_path, mn
 
 def test_jax_backend_runs_ch1_sgd(tmp_path, mnist_dir):
     out = tmp_path / "out"
-    result = run_cli("run", "ch1-sgd", "--epochs", "1", "--data-dir", mnist_dir, "--output-dir", out, "--quiet",
-                     env={"KERAS_BACKEND": "jax"})
+    result = run_cli("run", "ch1-sgd", "--epochs", "1", "--runs", "1", "--data-dir", mnist_dir, "--output-dir", out,
+                     "--quiet", env={"KERAS_BACKEND": "jax"})
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["versions"]["backend"] == "jax" and metrics["device"]["kind"] == "cpu"

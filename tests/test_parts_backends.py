@@ -26,7 +26,9 @@ def test_parts_and_engines_pass_on_the_jax_backend(mnist_dir):
     )
     files = [str(REPO / "tests" / name) for name in names]
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", *files, "-q", "-p", "no:cacheprovider", "-n0"],  # one process: the suite around it has the cores
+        # One process (the suite around it has the cores); the engines' slow tests (chunk
+        # lengths, stops) are the stacked tests' on JAX (test_stacked.py).
+        [sys.executable, "-m", "pytest", *files, "-q", "-p", "no:cacheprovider", "-n0", "-m", "not slow"],
         capture_output=True,
         text=True,
         cwd=REPO,

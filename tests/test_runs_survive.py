@@ -5,7 +5,7 @@ import signal
 
 import pytest
 
-from helpers import assert_one_line_error, kill_when, run_cli
+from helpers import assert_one_line_error, invoke_cli, kill_when, run_cli
 
 pytestmark = pytest.mark.slow  # trains on the real MNIST or in new processes: the inner loop (-m 'not slow') leaves it to CI
 
@@ -40,9 +40,9 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_metrics(tmp_path, mnist_dir)
     saved = json.loads((out / "checkpoints" / "training-2" / "state.json").read_text())
     assert saved["epoch"] in (1, 2) and not saved["finished"], printed
 
-    refused = run_cli("run", "ch1-sgd", "--data-dir", mnist_dir, "--output-dir", out)
+    refused = invoke_cli("run", "ch1-sgd", "--data-dir", mnist_dir, "--output-dir", out)
     assert_one_line_error(refused, "interrupted run", "--resume")
-    conflict = run_cli("run", "ch1-sgd", "--epochs", "5", "--resume", "--data-dir", mnist_dir, "--output-dir", out)
+    conflict = invoke_cli("run", "ch1-sgd", "--epochs", "5", "--resume", "--data-dir", mnist_dir, "--output-dir", out)
     assert_one_line_error(conflict, "epochs=5 (the run has 4)")
 
     # As if the killed process had run on another processor: the resume names it.
@@ -67,7 +67,7 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_metrics(tmp_path, mnist_dir)
     assert metrics["training_seconds_all_processes"] == round(sum(p["seconds"] for p in metrics["processes"]), 3)
     assert metrics["training_seconds_all_processes"] > metrics["processes"][-1]["seconds"]
     assert not (out / "checkpoints").exists()  # finished: nothing left to resume
-    again = run_cli("run", "ch1-sgd", "--resume", "--data-dir", mnist_dir, "--output-dir", out)
+    again = invoke_cli("run", "ch1-sgd", "--resume", "--data-dir", mnist_dir, "--output-dir", out)
     assert_one_line_error(again, "finished run")
 
 
