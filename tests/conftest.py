@@ -10,6 +10,13 @@ from helpers import REPO
 # never the source tree, which `python -m pytest` would put first on sys.path.
 sys.path[:] = [p for p in sys.path if Path(p or os.curdir).resolve() != REPO]
 
+# One worker a core (setup.cfg): each worker, and the runs it starts, computes on one thread,
+# instead of TensorFlow's one per core in every process, which then wait on each other
+# (two ch6-relu runs side by side on 2 cores finished sooner so). Set only for the tests.
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    for _threads in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):  # inter-op: collectives need it
+        os.environ.setdefault(_threads, "1")
+
 # .ci/run points NNDL_KERAS_DATA_DIR at the shared MNIST; a checkout beside
 # shared/ finds it without the variable.
 MNIST_DIR = Path(os.environ.get("NNDL_KERAS_DATA_DIR") or REPO.parent / "shared" / "data" / "mnist")
