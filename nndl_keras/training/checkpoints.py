@@ -135,7 +135,9 @@ class Checkpoint:
             raise NNDLError(f"cannot read checkpoint {path}: {e}") from None
         if state.get("settings") != self.settings:
             raise NNDLError(f"the checkpoint in {self.folder} was made with other settings; start again with --overwrite")
-        self._earlier = self.processes = state["processes"]
+        # 0.1.0's checkpoints: their epochs by a process not recorded.
+        unrecorded = [{"from_epoch": 0, "to_epoch": state["epoch"]}] if state["epoch"] or state.get("position") else []
+        self._earlier = self.processes = state.get("processes", unrecorded)
         self._from_epoch = state["epoch"]
         return state
 
@@ -169,6 +171,10 @@ class Checkpoint:
         except (OSError, ValueError, KeyError) as e:
             raise NNDLError(f"cannot read checkpoint {path}: {e}") from None
         again = "; start again with --overwrite"
+        if values and all(re.fullmatch(r"v\d+", key) for key in values):  # 0.1.0's checkpoints: by position
+            if len(values) != len(variables):
+                raise NNDLError(f"the checkpoint in {self.folder} (variables by position) does not fit this model{again}")
+            values = dict(zip(variables, (values[f"v{i}"] for i in range(len(values)))))
         for key, variable in variables.items():
             if key not in values:
                 raise NNDLError(f"the checkpoint in {self.folder} has no {key} ({variable.path}) for this model{again}")
