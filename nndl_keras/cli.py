@@ -7,7 +7,6 @@ prints one line and exits with status 2.
 
 import signal
 import sys
-from pathlib import Path
 
 import click
 
@@ -196,9 +195,9 @@ def report(results_dir, page, readme):
     from nndl_keras import recipes
     from nndl_keras.results import write_report
 
-    table = write_report(recipes.list_recipes(), results_dir, page, readme)
+    table, written = write_report(recipes.list_recipes(), results_dir, page, readme)
     recorded = sum(1 for row in table if row.record)
-    click.echo(f"{recorded} of {len(table)} recipes have a full-length record; wrote {page}, {Path(page).with_suffix('.csv')}, {readme}")
+    click.echo(f"{recorded} of {len(table)} recipes have a full-length record; wrote {', '.join(map(str, written))}")
 
 
 @main.command()

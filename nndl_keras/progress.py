@@ -15,13 +15,16 @@ LONG_RUN = 60.0  # a run estimated longer than this also says how to take a quic
 REFRESH = 1.0  # seconds between updates of the in-epoch progress on a terminal
 
 
-def duration(seconds):
-    """`45 s`, `12 min`, `3 h 05 min`."""
+def duration(seconds, exact=False):
+    """A time as a person says it: an estimate (`45 s`, `12 min`, `3 h 05 min`), or, `exact`,
+    a measured one to the second below an hour (`13 min 32 s`, `1 h 58 min`)."""
     seconds = max(0, round(seconds))
-    if seconds < 90:
+    minutes = seconds // 60 if exact else round(seconds / 60)
+    if seconds < (60 if exact else 90):
         return f"{seconds} s"
-    minutes = round(seconds / 60)
-    return f"{minutes} min" if minutes < 90 else f"{minutes // 60} h {minutes % 60:02d} min"
+    if minutes < (60 if exact else 90):
+        return f"{minutes} min {seconds % 60} s" if exact else f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 class Progress:

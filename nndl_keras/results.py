@@ -24,6 +24,7 @@ from pathlib import Path
 
 from nndl_keras.errors import NNDLError
 from nndl_keras.files import atomic_write
+from nndl_keras.progress import duration
 from nndl_keras.provenance import describe
 from nndl_keras.recipe import BookResult
 
@@ -116,7 +117,7 @@ def _machines_and_time(record):
                                           record.get("training_seconds_all_processes") or record.get("wall_time_seconds")}]
     machines = sorted({describe(run["machine"]) for run in runs if run.get("machine")})
     seconds = [run.get("wall_time_seconds") for run in runs]
-    return "; ".join(machines), duration(sum(seconds) if None not in seconds else None)
+    return "; ".join(machines), duration(sum(seconds), exact=True) if None not in seconds else ""
 
 
 def ours(recipe, record):
@@ -154,19 +155,6 @@ def _relative(path, base):
 
 def _link(path, base, label):
     return f"[{label}]({_relative(path, base)})"
-
-
-def duration(seconds):
-    """`812` → "13 min 33 s"; `7131` → "1 h 59 min"; `None` → ""."""
-    if seconds is None:
-        return ""
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, s = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {s} s"
-    return f"{minutes // 60} h {minutes % 60} min"
 
 
 def _cell(text):
@@ -248,7 +236,8 @@ def with_readme_table(readme, table, page="docs/results.md"):
 
 
 def write_report(recipes, results_dir="docs/results", page="docs/results.md", readme="README.md"):
-    """Writes the results page, its CSV (beside it) and the README's table; returns the rows."""
+    """Writes the results page, its CSV (beside it) and the README's table; returns the rows
+    and the files written."""
     results_dir, page, readme = Path(results_dir), Path(page), Path(readme)
     if not results_dir.is_dir():
         raise NNDLError(f"no records folder {results_dir}: run from the project's root or pass --results-dir")
@@ -259,4 +248,4 @@ def write_report(recipes, results_dir="docs/results", page="docs/results.md", re
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, lambda tmp, text=text: Path(tmp).write_text(text, encoding="utf-8"))
-    return table
+    return table, list(files)

@@ -146,5 +146,5 @@ def test_eta_from_the_command_line_reaches_the_optimizer_in_five_calls(tmp_path,
     ((eta, calls),) = made
     assert eta == 0.5
     # Five calls, each in a module named for what it does: the command, the run, its trainings, the model.
-    assert calls == ["cli.py:run", "runner.py:run", "session.py:best_of", "session.py:_train", "feedforward.py:feedforward",
+    assert calls == ["cli.py:run", "runner.py:run", "session.py:best_of", "session.py:_build_and_train", "feedforward.py:feedforward",
                      "feedforward.py:compile_for_sgd"]

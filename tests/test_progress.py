@@ -57,3 +57,10 @@ def test_the_first_eta_after_a_resume_mid_epoch_times_a_whole_epoch(monkeypatch)
     progress.epoch_done(4, 40.0, "")
     # 7 then 6 epochs left at 40 s each, not at the median of 10 s and 40 s.
     assert [line.split(" - ")[2] for line in said] == [f"ETA {duration(7 * 40)}", f"ETA {duration(6 * 40)}"]
+
+
+def test_a_time_is_said_as_an_estimate_or_to_the_second():
+    # One formatter for the ETA (rounded) and a record's wall time (exact below an hour).
+    assert [duration(s) for s in (45, 89, 90, 812, 5340, 7131)] == ["45 s", "89 s", "2 min", "14 min", "89 min", "1 h 59 min"]
+    exact = [duration(s, exact=True) for s in (45, 60, 812, 3599, 3600, 7131)]
+    assert exact == ["45 s", "1 min 0 s", "13 min 32 s", "59 min 59 s", "1 h 00 min", "1 h 58 min"]

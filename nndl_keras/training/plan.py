@@ -32,8 +32,9 @@ class Plan:
     placement: object
 
 
-def plan(recipe, overrides, *, seed, runs, engine, steps_per_execution, device, precision, resume, overwrite, output_dir, watched):
-    """The `Plan` of `run`'s arguments (`watched`: callbacks or TensorBoard were asked for)."""
+def plan(recipe, overrides, *, seed, runs, engine, steps_per_execution, device, precision, resume, overwrite, output_dir,
+         callbacks, tensorboard):
+    """The `Plan` of `run`'s arguments."""
     call = _settings(recipe, overrides, seed, runs, engine, steps_per_execution, device, precision, resume, overwrite, output_dir)
     placement = devices.select(device if device is not None and not isinstance(device, str) else call["device"])
     _resolve_defaults(call, recipe, placement)
@@ -42,7 +43,9 @@ def plan(recipe, overrides, *, seed, runs, engine, steps_per_execution, device, 
     except RecipeError as e:
         raise RecipeError(f"{recipe.name}: {e}") from None
     placement, together = _place(recipe, hp, call, placement, user_chose_device=hasattr(device, "scope"))
-    if together and watched:
+    if tensorboard:
+        _check_tensorboard()
+    if together and (callbacks or tensorboard):
         # The stack is one compiled step for every member: there is no one model to hand a callback.
         raise NNDLError(
             f"{recipe.name}'s members train stacked here, and callbacks watch one net at a time; "
@@ -142,3 +145,12 @@ def _place(recipe, hp, call, placement, user_chose_device):
             f"pass a --batch-size that is a multiple of {placement.replicas}"
         )
     return placement, together
+
+
+def _check_tensorboard():
+    if keras.backend.backend() != "tensorflow":
+        raise NNDLError("--tensorboard needs the TensorFlow backend")
+    try:
+        import tensorboard  # noqa: F401  (TensorFlow's summaries need it; TF no longer installs it)
+    except ImportError:
+        raise NNDLError("--tensorboard needs TensorBoard: pip install 'nndl-keras[tensorboard]'") from None

@@ -67,9 +67,8 @@ def run(recipe, *, data_dir=None, output_dir=None, seed=None, runs=None, engine=
         **overrides: hyperparameters to change (`epochs=3`, `eta=0.5`, ...).
 
     Returns:
-        A `RunResult`. When the cost stopped being finite, training stopped:
-        `metrics["diverged"]` says at which epoch, and the model is the last
-        one before it.
+        A `RunResult`. Where the cost stopped being finite, training stopped: `metrics["diverged"]`
+        says at which epoch, and the model is the one before it.
     """
     from nndl_keras import recipes
 
@@ -77,45 +76,56 @@ def run(recipe, *, data_dir=None, output_dir=None, seed=None, runs=None, engine=
     requirements.check(keras.backend.backend())
     planned = plan(
         recipe, overrides, seed=seed, runs=runs, engine=engine, steps_per_execution=steps_per_execution, device=device,
-        precision=precision, resume=resume, overwrite=overwrite, output_dir=output_dir, watched=bool(callbacks or tensorboard),
+        precision=precision, resume=resume, overwrite=overwrite, output_dir=output_dir,
+        callbacks=callbacks, tensorboard=tensorboard,
     )
-    if tensorboard:
-        _check_tensorboard()
     started = time.perf_counter()
     data = _load(recipe, planned.hp, data_dir, allow_unverified, verbose)  # then, and only then, the output directory
-    out = files.prepare_output_dir(output_dir, recipe.name, overwrite=overwrite, resume=resume)
-    if not resume:
-        shutil.rmtree(out / report.CHECKPOINTS, ignore_errors=True)  # an overwritten run's
-        files.write_json(out / files.RUN_FILE, planned.call)
+    out = _output_dir(output_dir, recipe, planned.call, overwrite, resume)
+    if tensorboard:
+        callbacks = [*callbacks, keras.callbacks.TensorBoard(log_dir=str(out / "tensorboard"), write_graph=False)]
     if deterministic and keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
-    if tensorboard:
-        callbacks = [*callbacks, keras.callbacks.TensorBoard(log_dir=str(out / "tensorboard"), write_graph=False)]
-    call = planned.call
+    precision = planned.call["precision"]
     try:
-        with _dtype_policy(call["precision"]):
-            session = Session(
-                recipe, planned.hp, data, out, seed=call["seed"], engine=call["engine"],
-                steps_per_execution=call["steps_per_execution"], callbacks=tuple(callbacks), verbose=verbose,
-                checkpoints=out / report.CHECKPOINTS, resume=resume, placement=planned.placement,
-            )
-            session.say(f"{recipe.name}: {recipe.description}")
-            session.say(f"  data: {data.source}; book: {recipe.book.describe()}")
-            session.say(f"  device: {planned.placement.description}; precision {call['precision']}")
-            session.say(f"  output: {out}")
+        with _dtype_policy(precision):
+            session = _session(recipe, planned, data, out, callbacks, verbose, resume)
             if recipe.experiment is not None or recipe.baseline is not None:
-                return _report(session, None, *_experiment(session), call["precision"], started)
-            trained, trials = session.best_of(call["runs"])  # a recipe's one model: the book's best of N
+                return _report(session, None, *_experiment(session), precision, started)
+            trained, trials = session.best_of(planned.call["runs"])  # a recipe's one model: the book's best of N
             extra = {"runs": trials, "seed": trained.seed, **({"diverged": trained.diverged} if trained.diverged else {})}
-            return _report(session, trained, trained.history, trained.engine, extra, call["precision"], started)
+            return _report(session, trained, trained.history, trained.engine, extra, precision, started)
     except KeyboardInterrupt as e:
         # Every finished epoch (and a stopped one's position) is in out/checkpoints: say how to go on.
         raise Interrupted(
             getattr(e, "signum", signal.SIGINT),
             f"{recipe.name} interrupted; continue with: nndl-keras run {recipe.name} --output-dir {out} --resume",
         ) from None
+
+
+def _output_dir(output_dir, recipe, call, overwrite, resume):
+    """The run's folder, made ready (`files.prepare_output_dir`); a new run's settings in its run.json."""
+    out = files.prepare_output_dir(output_dir, recipe.name, overwrite=overwrite, resume=resume)
+    if not resume:
+        shutil.rmtree(out / report.CHECKPOINTS, ignore_errors=True)  # an overwritten run's
+        files.write_json(out / files.RUN_FILE, call)
+    return out
+
+
+def _session(recipe, planned, data, out, callbacks, verbose, resume):
+    """The run's `Session`, once it has said what will run, on what, where."""
+    call = planned.call
+    session = Session(
+        recipe, planned.hp, data, out, seed=call["seed"], engine=call["engine"], steps_per_execution=call["steps_per_execution"],
+        callbacks=tuple(callbacks), verbose=verbose, checkpoints=out / report.CHECKPOINTS, resume=resume, placement=planned.placement,
+    )
+    session.say(f"{recipe.name}: {recipe.description}")
+    session.say(f"  data: {data.source}; book: {recipe.book.describe()}")
+    session.say(f"  device: {planned.placement.description}; precision {call['precision']}")
+    session.say(f"  output: {out}")
+    return session
 
 
 def _report(session, trained, history, engine_name, extra, precision, started):
@@ -187,12 +197,3 @@ def _dtype_policy(precision):
         yield
     finally:
         keras.config.set_dtype_policy(before)
-
-
-def _check_tensorboard():
-    if keras.backend.backend() != "tensorflow":
-        raise NNDLError("--tensorboard needs the TensorFlow backend")
-    try:
-        import tensorboard  # noqa: F401  (TensorFlow's summaries need it; TF no longer installs it)
-    except ImportError:
-        raise NNDLError("--tensorboard needs TensorBoard: pip install 'nndl-keras[tensorboard]'") from None

@@ -99,7 +99,8 @@ class Session:
         """
         hp = hp or self.hp
         callbacks = self._callbacks(hp) if callbacks is None else callbacks
-        (trained,) = self._train(hp, [self.seed if seed is None else seed], monitor, evaluate_every or hp.epochs, callbacks, label)
+        seeds = [self.seed if seed is None else seed]
+        (trained,) = self._build_and_train(hp, seeds, monitor, evaluate_every or hp.epochs, callbacks, label)
         return trained
 
     def _callbacks(self, hp):
@@ -121,7 +122,7 @@ class Session:
         Returns:
             A list of `Trained`, one per seed.
         """
-        return self._train(self.hp, list(seeds), None, 1, [], label)
+        return self._build_and_train(self.hp, list(seeds), None, 1, [], label)
 
     def best_of(self, runs):
         """The book's best-of-N protocol: trains seeds `seed` ... `seed + runs - 1` and keeps the
@@ -132,7 +133,7 @@ class Session:
         best, trials = None, []
         for seed in range(self.seed, self.seed + runs):
             label = f"Run {seed - self.seed + 1}/{runs}" if runs > 1 else None
-            (trained,) = self._train(self.hp, [seed], None, 1, self._callbacks(self.hp), label)
+            (trained,) = self._build_and_train(self.hp, [seed], None, 1, self._callbacks(self.hp), label)
             measured = summarize(self.recipe, self.hp, trained.history)
             keys = ("best_validation_accuracy", "best_validation_epoch", "test_accuracy_at_best_validation", "measured_accuracy")
             trials.append({"seed": seed, **{key: measured.get(key) for key in keys}})
@@ -144,7 +145,7 @@ class Session:
                 best = trained, score
         return best[0], trials
 
-    def _train(self, hp, seeds, monitor, every, callbacks, label):
+    def _build_and_train(self, hp, seeds, monitor, every, callbacks, label):
         """`seeds`' nets, built and trained by one `EpochLoop`; a list of `Trained`."""
         self.trainings += 1
         training = self.training_set(hp.train_size)
