@@ -30,10 +30,16 @@ DEVICES = ("auto", "cpu", "gpu", "tpu")
 
 @dataclasses.dataclass
 class Placement:
-    """A chosen device: its kind ("cpu", "gpu", "tpu"), the `tf.distribute.Strategy` or
-    `keras.distribution.Distribution` (or neither), the replicas a global mini-batch is split
-    across, one line for the terminal and `metrics.json`, and, when nothing is distributed,
-    the device to train on (a JAX device or a TensorFlow device name)."""
+    """A chosen device: its kind, how many replicas share a mini-batch, and the scope to build in.
+
+    Attributes:
+        kind: "cpu", "gpu" or "tpu".
+        strategy: the `tf.distribute.Strategy`, or `None` (TF's default, or JAX).
+        distribution: the `keras.distribution.Distribution`, or `None`.
+        replicas: devices a global mini-batch is split across.
+        description: one line for the terminal and `metrics.json`.
+        default_device: where to train when nothing is distributed: a JAX device or a TF device name.
+    """
 
     kind: str
     strategy: object = None

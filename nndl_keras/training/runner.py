@@ -118,8 +118,9 @@ def _session(recipe, planned, data, out, callbacks, verbose, resume):
     """The run's `Session`, once it has said what will run, on what, where."""
     call = planned.call
     session = Session(
-        recipe, planned.hp, data, out, seed=call["seed"], engine=call["engine"], steps_per_execution=call["steps_per_execution"],
-        callbacks=tuple(callbacks), verbose=verbose, checkpoints=out / report.CHECKPOINTS, resume=resume, placement=planned.placement,
+        recipe, planned.hp, data, out, seed=call["seed"], engine=call["engine"],
+        steps_per_execution=call["steps_per_execution"], callbacks=tuple(callbacks), verbose=verbose,
+        checkpoints=out / report.CHECKPOINTS, resume=resume, placement=planned.placement,
     )
     session.say(f"{recipe.name}: {recipe.description}")
     session.say(f"  data: {data.source}; book: {recipe.book.describe()}")
