@@ -21,9 +21,7 @@ class BookResult:
         at: which epoch the book quotes: `"best"` (the peak on `split`),
             `"final"`, `"first"`, or `"best_validation"` (the test accuracy at
             the epoch of best validation accuracy, as network3 reports).
-        runs: how many runs the book took the best of (chapter 1: three).
-            The runner trains as many, seeds `seed`, `seed + 1`, ..., and keeps
-            the one with the best validation accuracy.
+        runs: how many runs the book took the best of (chapters 1 and 6: three).
         source: the row of `book_data/EXPERIMENTS.md` the number comes from (`book.experiment`).
     """
 
@@ -193,6 +191,9 @@ class Recipe:
         headline: `headline(metrics) -> str`, for a recipe that measures
             something other than an accuracy: its result in one line, from its
             record, for the run's last line and the results table.
+        runs: how many runs `run` trains by default (seeds `seed`, `seed + 1`, ...,
+            keeping the best by validation accuracy); `None`: as many as the book
+            took the best of (`book.runs`).
     """
 
     name: str
@@ -211,6 +212,7 @@ class Recipe:
     reshuffle: bool = True
     requires: tuple = ()
     headline: Optional[Callable] = None
+    runs: Optional[int] = None
 
     def __post_init__(self):
         if self.build is None and self.baseline is None and self.experiment is None:

@@ -106,7 +106,7 @@ def _resolve_defaults(call, recipe, placement):
     """Fills in the defaults, so that run.json records them and a resumed run repeats them."""
     defaults = {
         "seed": 0,
-        "runs": recipe.book.runs,
+        "runs": recipe.runs or recipe.book.runs,
         "engine": "auto",
         "steps_per_execution": placement.steps_per_execution,
         "device": "auto",
