@@ -154,16 +154,19 @@ class EpochLoop:
         else:
             self.callbacks.on_train_batch_end(at + steps - 1, {"loss": float(np.mean(np.concatenate(losses)[-(at + steps):]))})
 
+    def _one(self, values):
+        """A list per model, as checkpoints keep it: the value itself for one model."""
+        return values[0] if len(self.models) == 1 else values
+
     def _save(self, finished=False, position=None):
-        one = len(self.models) == 1  # a checkpoint keeps one model's values, or a list of them
         self.checkpoint.save(
-            self.models[0] if one else self.models, self.engine.rng_state(), self.user_callbacks, self.epoch,
-            self.history[0] if one else self.history, finished=finished, position=position,
+            self._one(self.models), self.engine.rng_state(), self.user_callbacks, self.epoch, self._one(self.history),
+            finished=finished, position=position,
         )
 
     def _restore(self, state):
         """Puts a checkpoint's state back, and says so."""
-        self.checkpoint.restore(state, self.models[0] if len(self.models) == 1 else self.models, self.user_callbacks)
+        self.checkpoint.restore(state, self._one(self.models), self.user_callbacks)
         self.engine.set_rng_state(state["rng"])
         within = state.get("position")
         if within is not None:
