@@ -21,6 +21,12 @@ def add_bits(session):
     return {"truth_table": table, "adds_correctly": correct, "passed": correct}
 
 
+def sums_headline(metrics):
+    """The circuit's claim, as the results table shows it."""
+    right = sum(2 * r["carry"] + r["sum"] == r["x1"] + r["x2"] for r in metrics["truth_table"])
+    return f"{right} of {len(metrics['truth_table'])} sums of two bits right"
+
+
 register(
     Recipe(
         name="ch1-nand-adder",
@@ -29,5 +35,6 @@ register(
         hparams=Hyperparameters(layers=(2, 3, 2), epochs=1, batch_size=1, train_size=4),
         book=BookResult(None, split="test", at="final", source="ch1 (circuit, no experiment)"),
         experiment=add_bits,
+        headline=sums_headline,
     )
 )
