@@ -9,12 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from helpers import invoke_cli
 from nndl_keras import recipes
-from nndl_keras.cli import main
 from nndl_keras.data import read_idx
 from nndl_keras.errors import DataError
 
@@ -55,12 +54,8 @@ def command_lines(draw):
     return ["run", name, *draw(st.permutations(words))]
 
 
-def invoke(args):
-    return CliRunner().invoke(main, [str(a) for a in args], prog_name="nndl-keras")
-
-
 def assert_one_line(result, args):
-    assert result.exit_code == 2, (args, result.exit_code, result.output, result.exception)
+    assert result.returncode == 2, (args, result.returncode, result.stdout, result.stderr)
     assert result.stdout == "", (args, result.stdout)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("nndl-keras: error: "), (args, result.stderr)
@@ -75,7 +70,7 @@ def test_any_command_line_without_data_is_one_line_and_leaves_nothing(args):
     with tempfile.TemporaryDirectory() as tmp:
         empty, out = Path(tmp, "empty"), Path(tmp, "out")
         empty.mkdir()
-        result = invoke([*args, "--data-dir", empty, "--output-dir", out])
+        result = invoke_cli(*args, "--data-dir", empty, "--output-dir", out)
         assert_one_line(result, args)
         assert not out.exists(), args
 
@@ -119,7 +114,7 @@ def one_line(draw, invalid):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(args=one_line(invalid=False))
 def test_a_valid_command_line_passes_every_check(args, mnist_dir):
-    result = invoke([*args, "--data-dir", mnist_dir, "--output-dir", READ_ONLY])
+    result = invoke_cli(*args, "--data-dir", mnist_dir, "--output-dir", READ_ONLY)
     assert_one_line(result, args)
     assert REACHED in result.stderr, (args, result.stderr)
 
@@ -127,7 +122,7 @@ def test_a_valid_command_line_passes_every_check(args, mnist_dir):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(args=one_line(invalid=True))
 def test_an_out_of_range_value_is_refused_before_the_output_directory(args, mnist_dir):
-    result = invoke([*args, "--data-dir", mnist_dir, "--output-dir", READ_ONLY])
+    result = invoke_cli(*args, "--data-dir", mnist_dir, "--output-dir", READ_ONLY)
     assert_one_line(result, args)
     assert REACHED not in result.stderr, (args, result.stderr)
 
@@ -191,7 +186,7 @@ def test_a_damaged_mnist_directory_is_refused_by_the_cli(content, which, verify,
         (data / which).unlink()
         (data / which).write_bytes(content)
         args = ["run", "ch1-darkness", "--data-dir", data, "--output-dir", out]
-        result = invoke(args + ([] if verify else ["--allow-unverified"]))
+        result = invoke_cli(*args, *([] if verify else ["--allow-unverified"]))
         assert_one_line(result, args)
         assert which in result.stderr and not out.exists()
         if not verify:

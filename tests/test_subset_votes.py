@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from helpers import REPO, assert_one_line_error, run_cli
+from helpers import REPO, assert_one_line_error, invoke_cli
 from nndl_keras.recipes.ch6_ensemble import subset_votes
 
 SUBSETS = REPO / "docs" / "results" / "ch6-ensemble" / "subsets"
@@ -54,7 +54,7 @@ def test_every_subset_is_voted_and_each_member_counted_alone(tmp_path, mnist, mn
 
 def test_a_subset_larger_than_the_members_is_refused_in_one_line(tmp_path, mnist):
     run = member(tmp_path / "m1", 1, mnist.test.y.astype(int), np.arange(5))
-    assert_one_line_error(run_cli("vote", run, "--subsets", "2", "--output-dir", tmp_path / "out"), "subsets of 2 need at least 2")
+    assert_one_line_error(invoke_cli("vote", run, "--subsets", "2", "--output-dir", tmp_path / "out"), "subsets of 2 need at least 2")
 
 
 def test_the_committed_subset_record_is_its_members_votes(tmp_path, mnist_dir):
