@@ -155,6 +155,33 @@ def bars(path, title, values, ylabel, note=None):
     return save_figure(fig, path)
 
 
+def neuron_bars(path, title, ours, book=None):
+    """Chapter 5's first figure: a panel per hidden layer, a bar per neuron for its ∂C/∂b,
+    ours beside the book's where it gives them.
+
+    Args:
+        path: where to write the PNG.
+        title: the figure's title.
+        ours: per hidden layer, its neurons' values.
+        book: the book's values, alike, or `None`.
+    """
+    fig, axes = plt.subplots(1, len(ours), figsize=(4.4 * len(ours), 3.8), squeeze=False, sharey=True)
+    width = 0.4 if book else 0.8
+    for k, (ax, values) in enumerate(zip(axes[0], ours)):
+        at = [i - (width / 2 if book else 0) for i in range(len(values))]
+        ax.bar(at, values, width, label="nndl-keras")
+        if book:
+            ax.bar([i + width for i in at], book[k], width, alpha=0.6, hatch="//", label="book")
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_xticks(range(len(values)), [str(i + 1) for i in range(len(values))])
+        ax.set_xlabel(f"neuron of hidden layer {k + 1}")
+        ax.grid(alpha=0.3, axis="y")
+    axes[0][0].set_ylabel("∂C/∂b before training")
+    axes[0][-1].legend(fontsize="small")
+    fig.suptitle(title)
+    return save_figure(fig, path)
+
+
 def histograms(path, title, series):
     """A histogram a panel, of whole counts, with the book's value marked.
 

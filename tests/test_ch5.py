@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from helpers import run_cli
-from nndl_keras import book, recipes
+from nndl_keras import backprop, book, recipes
 from nndl_keras.callbacks import GradientNormMonitor
 
 pytestmark = pytest.mark.slow  # trains on the real MNIST or in new processes: the inner loop (-m 'not slow') leaves it to CI
@@ -75,14 +75,24 @@ def test_exploding_gradient_grows_towards_the_first_layer(tmp_path, mnist_dir):
     assert "x faster than the last (‖∂C/∂b‖ of hidden_1 over output" in alerts[0], alerts[0]
 
 
-def test_depth_recipe_records_norms_every_epoch(tmp_path, mnist_dir):
+def test_depth_recipe_records_norms_every_epoch_and_the_first_figure(tmp_path, mnist_dir, mnist):
     out = tmp_path / "d2"
     result = run_cli(
         "run", "ch5-depth-2", "--epochs", "2", "--train-size", "5000", "--data-dir", mnist_dir, "--output-dir", out, "--quiet"
     )
     assert result.returncode == 0, result.stderr
-    history = json.loads((out / "metrics.json").read_text())["history"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    history = metrics["history"]
     assert len(history["grad_norm/hidden_1/bias"]) == 2 and len(history["grad_norm/hidden_2/kernel"]) == 2
+    # Chapter 5's first figure: the first six neurons' dC/db (BP3) of the seed-0 net before
+    # training, on the first 1,000 images, as the book's own backpropagation computes them.
+    keras.utils.set_random_seed(0)
+    params = backprop.dense_parameters(recipes.create_model("ch5-depth-2"))
+    x, y = mnist.training.x[:1000].astype(np.float64), mnist.training.y[:1000]
+    grads = backprop.backprop(params, x, y, cost="cross_entropy")
+    assert np.allclose(metrics["initial_deltas"], [gb[:6] for _, gb in grads[:2]], rtol=1e-3, atol=1e-7)
+    assert metrics["book_initial_deltas"] == book.figure("initial_gradient")
+    assert (out / "initial_deltas.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_a_users_own_monitor_beside_the_recipes(tmp_path, mnist_dir, mnist):

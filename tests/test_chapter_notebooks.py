@@ -127,7 +127,7 @@ CHAPTERS = {
             *(Number(f"‖δ‖ of hidden layer {k + 1} over hidden layer {k + 2}", "ch5-exploding", "chapter-5/ch5-exploding",
                      f"initial_growth_per_layer.{k}", 25) for k in (0, 1)),
         ),
-        figures=("ch5-speed-4/speed_of_learning_book_and_ours.png", "ch5-exploding/gradient_norms.png"),
+        figures=("ch5-depth-2/initial_deltas.png", "ch5-speed-4/speed_of_learning_book_and_ours.png", "ch5-exploding/gradient_norms.png"),
     ),
     "ch6_convnets": Chapter(
         cut={"EPOCHS": 1, "TRAIN_SIZE": 500, "RUNS": 1},

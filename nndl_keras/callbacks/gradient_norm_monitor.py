@@ -183,8 +183,9 @@ class GradientNormMonitor(keras.callbacks.Callback):
             self._fingerprint = fingerprint
         self._measured = model
 
-    def gradient_norms(self):
-        """The norms now, as `{"grad_norm/<path>": float}`, with `grad_norm/speed_ratio` where defined."""
+    def mean_gradients(self):
+        """The gradient now, averaged over the probe, as `{"grad_norm/<path>": array}` for each
+        watched weight: for a bias, the book's δ^l_j = ∂C/∂b^l_j neuron by neuron (equation BP3)."""
         self._prepare()
         n, step = self._probe_size, self.batch_size or self._probe_size
         total = None
@@ -193,7 +194,11 @@ class GradientNormMonitor(keras.callbacks.Callback):
             size = min(step, n - start)
             grads = [np.asarray(g, dtype=np.float64) * size for g in self._gradient_fn(x, y)]
             total = grads if total is None else [t + g for t, g in zip(total, grads)]
-        norms = {key: float(np.linalg.norm(total[i] / n)) for key, i in self._keys}
+        return {key: total[i] / n for key, i in self._keys}
+
+    def gradient_norms(self):
+        """The norms now, as `{"grad_norm/<path>": float}`, with `grad_norm/speed_ratio` where defined."""
+        norms = {key: float(np.linalg.norm(gradient)) for key, gradient in self.mean_gradients().items()}
         return {**norms, **_speed_ratio(norms)}
 
     # -- callback hooks ----------------------------------------------------
