@@ -5,6 +5,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never needs a display
 
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 
 from nndl_keras.files import atomic_write  # noqa: E402
 
@@ -197,6 +198,7 @@ def histograms(path, title, series):
         ax.axvline(book, color="tab:red", linestyle="--", label=f"book: {book}")
         ax.set_xlabel("errors on the test set")
         ax.set_ylabel("count")
+        ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # counts: no 1.75
         ax.set_title(label, fontsize="medium")
         ax.legend(fontsize="small")
         ax.grid(alpha=0.3, axis="y")
