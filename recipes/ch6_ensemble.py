@@ -250,7 +250,10 @@ def _single_nets(records, members):
         "difference": None if measured is None else round(measured - book.accuracy, 6),
         "runs": runs, "members": every,
         "best_of_every_choice": {**_spread(picks, float), "at_or_above_book": sum(p >= book.accuracy for p in picks)},
-        "member_runs": [{"path": str(r["path"]), **r["provenance"]} for r in records], "provenance": provenance(),
+        # The runs measured: the results table gives their machines and time.
+        "member_runs": [{"path": str(r["path"]), **r["provenance"]} for r in records
+                        if r["member_record"]["member"] in {run["member"] for run in runs}],
+        "provenance": provenance(),
     }
 
 
@@ -268,7 +271,9 @@ def _member_record(path):
     hp["options"] = {k: v for k, v in hp["options"].items() if k not in ("member", "members")}
     record = {k: metrics[k] for k in ("member", "seed", "test_accuracy", "test_predictions")}
     record.update({k: metrics[k] for k in ("best_validation_accuracy", "test_accuracy_at_best_validation") if k in metrics})
-    provenance = {**metrics.get("provenance", {}), "wall_time_seconds": metrics.get("wall_time_seconds")}
+    # A member resumed in later processes: the time of them all.
+    seconds = metrics.get("training_seconds_all_processes", metrics.get("wall_time_seconds"))
+    provenance = {**metrics.get("provenance", {}), "wall_time_seconds": seconds}
     return {"path": metrics_file, "hyperparameters": hp, "member_record": record, "provenance": provenance}
 
 

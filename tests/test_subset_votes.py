@@ -2,6 +2,7 @@
 
 import itertools
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,6 +34,8 @@ def test_every_subset_is_voted_and_each_member_counted_alone(tmp_path, mnist, mn
     runs = [member(tmp_path / f"m{k}", k, labels, w, None if k < 4 else {"members": 10}) for k, w in zip(range(1, 5), wrong)]
     fourth = json.loads((runs[3] / "metrics.json").read_text())  # best on validation, and on test at its best epoch
     (runs[3] / "metrics.json").write_text(json.dumps({**fourth, "test_accuracy_at_best_validation": 0.999}))
+    first = json.loads((runs[0] / "metrics.json").read_text())  # resumed: 30 s in all its processes, 10 s in the last
+    (runs[0] / "metrics.json").write_text(json.dumps({**first, "wall_time_seconds": 10, "training_seconds_all_processes": 30}))
     result = subset_votes(runs, tmp_path / "out", size=3, data_dir=mnist_dir, verbose=0)
     assert [s["members"] for s in result["subsets"]] == [list(c) for c in itertools.combinations(range(1, 5), 3)]
     # Three members agree on the ten shared mistakes (wrong by one class alike); their own
@@ -47,6 +50,9 @@ def test_every_subset_is_voted_and_each_member_counted_alone(tmp_path, mnist, mn
     # member 4 is picked in the three that hold it, and beats the book's 99.60% there.
     assert single["recipe"] == "ch6-dropout" and single["measured_accuracy"] == 0.995
     assert [run["member"] for run in single["runs"]] == [1, 2, 3] and [m["member"] for m in single["members"]] == [1, 2, 3, 4]
+    # The runs measured are the row's: their machines and time, all of a resumed run's processes.
+    assert [Path(run["path"]).parent.name for run in single["member_runs"]] == ["m1", "m2", "m3"]
+    assert single["member_runs"][0]["wall_time_seconds"] == 30
     choice = single["best_of_every_choice"]
     assert (choice["count"], choice["least"], choice["most"], choice["at_or_above_book"]) == (4, 0.995, 0.999, 3)
     assert (tmp_path / "out" / "subset_votes.png").read_bytes()[:4] == b"\x89PNG"
