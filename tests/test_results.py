@@ -201,7 +201,10 @@ def test_the_single_net_on_jax_record_is_quoted():
 def test_the_single_nets_and_subset_votes_are_quoted_from_their_record():
     record = load(RESULTS / "ch6-ensemble" / "subsets" / "subsets.json")
     single = load(RESULTS / "ch6-ensemble" / "subsets" / "single_nets.json")
-    spread, text = record["single_net_errors"], " ".join(readme().split())
+    spread, votes, text = record["single_net_errors"], record["errors"], " ".join(readme().split())
+    assert (f"With the {spread['count']} members trained so far, the {votes['count']} votes of five make {votes['least']} to "
+            f"{votes['most']} errors (median {votes['median']:g}); {record['subsets_at_or_below_book']} of them at or below "
+            f"the book's {record['book_errors']}.") in text
     best, choice = max(single["runs"], key=lambda run: run["best_validation_accuracy"]), single["best_of_every_choice"]
     assert (f"The {spread['count']} nets alone make {spread['least']} to {spread['most']} errors at their final epochs "
             f"(the book's one net: {record['book_single_net_errors']});") in text
