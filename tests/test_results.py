@@ -213,6 +213,10 @@ def test_the_single_nets_and_subset_votes_are_quoted_from_their_record():
             f"the same pick from each of the {choice['count']} choices of three of the {spread['count']} gives "
             f"{100 * choice['least']:.2f}% to {100 * choice['most']:.2f}% ({choice['at_or_above_book']} of them at or above the book's).") in text
     assert from_a_clean_commit(record) and record["provenance"]["command"].startswith("nndl-keras vote")
+    below = record["subsets_at_or_below_book"]
+    assert (f"of the {votes['count']} votes of five among our {spread['count']} full-length members, "
+            f"{below or 'none'} make{'s' * (below in (0, 1))} {record['book_errors']} errors or fewer ({votes['least']} to "
+            f"{votes['most']}, median {votes['median']:g};") in " ".join((REPO / "README.md").read_text().split())
 
 
 def test_the_svm_cause_is_quoted_from_its_benchmark():
