@@ -239,7 +239,7 @@ def _single_nets(records, members):
     def pick(runs):
         return max(runs, key=lambda run: run["best_validation_accuracy"] or -1)["measured_accuracy"]
 
-    runs = every[: book.runs]  # the first seeds, as the book's conv.py ran 0, 1, 2
+    runs = every[: book.runs]  # the lowest-numbered three (members 1-3, seeds 0-2): the book ran three
     measured = pick(runs)
     picks = [pick(chosen) for chosen in itertools.combinations(every, min(book.runs, len(every)))]
     return {
