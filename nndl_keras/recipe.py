@@ -37,11 +37,14 @@ class BookResult:
         if self.at not in ("best", "final", "best_validation", "first"):
             raise ValueError(f"at must be 'best', 'final', 'first' or 'best_validation', got {self.at!r}")
 
-    def describe(self):
+    def describe(self, book_runs=1):
+        """"99.23% test (best-validation epoch, best of 3 runs)"; with `book_runs` (the book's,
+        when this is ours), fewer runs than the book took the best of are said so."""
         if self.accuracy is None:
             return "not reported"
         where = {"best": "best epoch", "final": "final epoch", "first": "first epoch", "best_validation": "best-validation epoch"}
-        runs = f", best of {self.runs} runs" if self.runs > 1 else ""
+        runs = "one run" if self.runs == 1 else f"best of {self.runs} runs"
+        runs = f", {runs} of the book's {book_runs}" if self.runs < book_runs else f", {runs}" if self.runs > 1 else ""
         return f"{100 * self.accuracy:.2f}% {self.split} ({where[self.at]}{runs})"
 
 

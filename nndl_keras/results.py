@@ -128,9 +128,7 @@ def ours(recipe, record):
     if record.get("measured_accuracy") is not None:
         runs = len(record["runs"]) if isinstance(record.get("runs"), list) else 1
         book = BookResult(**{**dataclasses.asdict(recipe.book), "accuracy": record["measured_accuracy"], "runs": runs})
-        if runs < recipe.book.runs:  # fewer than the book took the best of (an hour a run): said in the row
-            return book.describe()[:-1] + f", {'one run' if runs == 1 else f'best of {runs} runs'} of the book's {recipe.book.runs})"
-        return book.describe()
+        return book.describe(book_runs=recipe.book.runs)  # fewer runs than the book's (an hour a run): said so
     return "see the record"
 
 
