@@ -198,7 +198,8 @@ def histograms(path, title, series):
         ax.axvline(book, color="tab:red", linestyle="--", label=f"book: {book}")
         ax.set_xlabel("errors on the test set")
         ax.set_ylabel("count")
-        ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # counts: no 1.75
+        for axis in (ax.xaxis, ax.yaxis):  # errors and counts: whole numbers, no 37.5 or 1.75
+            axis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_title(label, fontsize="medium")
         ax.legend(fontsize="small")
         ax.grid(alpha=0.3, axis="y")
