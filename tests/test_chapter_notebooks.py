@@ -11,7 +11,6 @@ import dataclasses
 import json
 import re
 from decimal import Decimal
-from pathlib import Path
 
 import nbformat
 import pytest

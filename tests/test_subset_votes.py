@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from helpers import REPO, assert_one_line_error, invoke_cli
 from nndl_keras.recipes.ch6_ensemble import subset_votes
