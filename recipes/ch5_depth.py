@@ -29,10 +29,10 @@ BOOK = {1: 0.9648, 2: 0.9690, 3: 0.9657, 4: 0.9653}
 def monitor(hp, data):
     probe = data.training.take(PROBE_SIZE)
     norms = GradientNormMonitor((probe.x, probe.y))
-    return [norms, FirstDeltas(norms)]
+    return [norms, _FirstDeltas(norms)]
 
 
-class FirstDeltas(keras.callbacks.Callback):
+class _FirstDeltas(keras.callbacks.Callback):
     """δ^l_j = ∂C/∂b^l_j (equation BP3) of each hidden layer's first six neurons before training,
     on the monitor's probe: the bars of chapter 5's first figure. Checkpointed (`get_state`),
     so that a resumed training reports its own initial net's."""
@@ -73,7 +73,7 @@ def write_norms(out, callbacks, metrics, reference=None, title=None):
 def depth_report(out, callbacks, metrics):
     """The monitor's norms, and chapter 5's first figure (the book gives its bars for two hidden layers)."""
     summary = write_norms(out, callbacks, metrics)
-    (first,) = [c for c in callbacks if isinstance(c, FirstDeltas)]
+    (first,) = [c for c in callbacks if isinstance(c, _FirstDeltas)]
     theirs = book.figure("initial_gradient") if len(first.deltas) == 2 else None
     title = f"∂C/∂b of the first {NEURONS_SHOWN} neurons of each hidden layer, before training"
     plots.neuron_bars(out / "initial_deltas.png", title, first.deltas, theirs)
