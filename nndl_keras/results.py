@@ -113,10 +113,10 @@ def _machines_and_time(record):
     """Where the record's nets trained, and for how long: the run's own machine and wall time
     (all its processes', if it was resumed), or, for a record made from other runs (a vote
     of members trained apart), theirs, the times summed."""
-    runs = record.get("member_runs") or [{**(record.get("provenance") or {}), "wall_time_seconds":
-                                          record.get("training_seconds_all_processes") or record.get("wall_time_seconds")}]
+    times = {k: record.get(k) for k in ("wall_time_seconds", "training_seconds_all_processes")}
+    runs = record.get("member_runs") or [{**(record.get("provenance") or {}), **times}]
     machines = sorted({describe(run["machine"]) for run in runs if run.get("machine")})
-    seconds = [run.get("wall_time_seconds") for run in runs]
+    seconds = [run.get("training_seconds_all_processes") or run.get("wall_time_seconds") for run in runs]
     return "; ".join(machines), duration(sum(seconds), exact=True) if None not in seconds else ""
 
 

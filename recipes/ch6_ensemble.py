@@ -221,10 +221,10 @@ def subset_votes(member_runs, output_dir, size=MEMBERS, data_dir=None, verbose=1
     return result
 
 
-def _spread(values, ends=int):
-    """Least, quartiles and most of `values` (the ends as `ends` gives them)."""
+def _spread(values):
+    """Least, quartiles and most of `values` (the ends are values: counts stay ints)."""
     q1, median, q3 = (float(q) for q in np.percentile(values, [25, 50, 75]))
-    return {"count": len(values), "least": ends(min(values)), "q1": q1, "median": median, "q3": q3, "most": ends(max(values))}
+    return {"count": len(values), "least": min(values), "q1": q1, "median": median, "q3": q3, "most": max(values)}
 
 
 def _single_nets(records, members):
@@ -249,7 +249,7 @@ def _single_nets(records, members):
         "book_accuracy": book.accuracy, "measured_accuracy": measured,
         "difference": None if measured is None else round(measured - book.accuracy, 6),
         "runs": runs, "members": every,
-        "best_of_every_choice": {**_spread(picks, float), "at_or_above_book": sum(p >= book.accuracy for p in picks)},
+        "best_of_every_choice": {**_spread(picks), "at_or_above_book": sum(p >= book.accuracy for p in picks)},
         # The runs measured: the results table gives their machines and time.
         "member_runs": [{"path": str(r["path"]), **r["provenance"]} for r in records
                         if r["member_record"]["member"] in {run["member"] for run in runs}],
@@ -271,9 +271,10 @@ def _member_record(path):
     hp["options"] = {k: v for k, v in hp["options"].items() if k not in ("member", "members")}
     record = {k: metrics[k] for k in ("member", "seed", "test_accuracy", "test_predictions")}
     record.update({k: metrics[k] for k in ("best_validation_accuracy", "test_accuracy_at_best_validation") if k in metrics})
-    # A member resumed in later processes: the time of them all.
-    seconds = metrics.get("training_seconds_all_processes", metrics.get("wall_time_seconds"))
-    provenance = {**metrics.get("provenance", {}), "wall_time_seconds": seconds}
+    # Its times as the run recorded them (a resumed member's, all processes' too): the results
+    # table reads them as it reads any run's.
+    times = {k: metrics[k] for k in ("wall_time_seconds", "training_seconds_all_processes") if k in metrics}
+    provenance = {**metrics.get("provenance", {}), **times}
     return {"path": metrics_file, "hyperparameters": hp, "member_record": record, "provenance": provenance}
 
 

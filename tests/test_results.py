@@ -7,6 +7,7 @@ these tests check the numbers the prose and the benchmark tables quote, each aga
 import json
 
 from helpers import REPO
+from nndl_keras.progress import duration
 from nndl_keras.provenance import describe
 
 RESULTS = REPO / "docs" / "results"
@@ -55,8 +56,7 @@ def test_full_length_members_are_quoted_from_their_runs():
         best = f"{100 * member['test_accuracy_at_best_validation']:.2f}% (epoch {member['best_validation_epoch']})"
         # A member resumed in later sessions: the time of all its processes, and how many.
         seconds, processes = member.get("training_seconds_all_processes", member["wall_time_seconds"]), len(member.get("processes", []))
-        minutes = round(seconds / 60)
-        wall = (f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min") + (f" ({processes} sessions)" if processes > 1 else "")
+        wall = duration(seconds) + (f" ({processes} sessions)" if processes > 1 else "")
         row = f"| {member['member']} | {member['seed']} | {100 * member['test_accuracy']:.2f}% | {best} |"
         assert row in text, row
         assert f"{row} {describe(member['provenance']['machine'])} | {wall} |" in text, (row, wall)

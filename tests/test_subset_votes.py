@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from helpers import REPO, assert_one_line_error, invoke_cli
+from nndl_keras.recipes import get
 from nndl_keras.recipes.ch6_ensemble import subset_votes
+from nndl_keras.results import rows
 
 SUBSETS = REPO / "docs" / "results" / "ch6-ensemble" / "subsets"
 
@@ -20,7 +22,8 @@ def member(folder, k, labels, wrong, options=None):
     hp = {"epochs": 40, "train_size": 250_000, "options": {"conv": [20, 40], "member": k, **(options or {"members": 5})}}
     record = {"recipe": "ch6-ensemble", "member": k, "seed": k - 1, "hyperparameters": hp,
               "test_accuracy": 1 - len(wrong) / len(labels), "best_validation_accuracy": 0.99 + k / 1000,
-              "test_accuracy_at_best_validation": 1 - len(wrong) / len(labels), "test_predictions": "".join(map(str, predicted))}
+              "test_accuracy_at_best_validation": 1 - len(wrong) / len(labels), "test_predictions": "".join(map(str, predicted)),
+              "wall_time_seconds": 60}
     (folder / "metrics.json").write_text(json.dumps(record))
     return folder
 
@@ -51,7 +54,9 @@ def test_every_subset_is_voted_and_each_member_counted_alone(tmp_path, mnist, mn
     assert [run["member"] for run in single["runs"]] == [1, 2, 3] and [m["member"] for m in single["members"]] == [1, 2, 3, 4]
     # The runs measured are the row's: their machines and time, all of a resumed run's processes.
     assert [Path(run["path"]).parent.name for run in single["member_runs"]] == ["m1", "m2", "m3"]
-    assert single["member_runs"][0]["wall_time_seconds"] == 30
+    assert single["member_runs"][0]["training_seconds_all_processes"] == 30
+    (row,) = rows([get("ch6-dropout")], [(tmp_path / "out" / "single_nets.json", single)], tmp_path)
+    assert row.wall_time == "2 min 30 s"  # 30 + 60 + 60 s
     choice = single["best_of_every_choice"]
     assert (choice["count"], choice["least"], choice["most"], choice["at_or_above_book"]) == (4, 0.995, 0.999, 3)
     assert (tmp_path / "out" / "subset_votes.png").read_bytes()[:4] == b"\x89PNG"
