@@ -217,6 +217,9 @@ def test_the_single_nets_and_subset_votes_are_quoted_from_their_record():
     assert (f"of the {votes['count']} votes of five among our {spread['count']} full-length members, "
             f"{below or 'none'} make{'s' * (below in (0, 1))} {record['book_errors']} errors or fewer ({votes['least']} to "
             f"{votes['most']}, median {votes['median']:g};") in " ".join((REPO / "README.md").read_text().split())
+    singles = record["single_nets_at_or_below_book"]
+    assert (f"and of the {spread['count']} nets alone, {singles or 'none'} make{'s' * (singles in (0, 1))} the book's "
+            f"{record['book_single_net_errors']} for one net or fewer;") in " ".join((REPO / "README.md").read_text().split())
 
 
 def test_the_svm_cause_is_quoted_from_its_benchmark():
