@@ -40,6 +40,16 @@ class Number:
     book: object = "book_accuracy"
 
 
+@dataclasses.dataclass(frozen=True)
+class Quoted:
+    """A line the notebook prints from a record alone, without a run of its own: `pattern`'s
+    groups are, in order, `keys` of docs/results/<record> (a key, or a function of the record)."""
+
+    pattern: str
+    record: str
+    keys: tuple
+
+
 def book_figure(name, *path):
     def value(_metrics):
         from nndl_keras import book
@@ -57,6 +67,8 @@ class Chapter:
     cut: dict  # the sizes injected after the parameters cell
     numbers: tuple  # every comparison line the notebook prints
     figures: tuple  # PNGs under OUTPUT that it must write and show
+    quoted: tuple = ()  # lines it prints from records only
+    record_figures: tuple = ()  # PNGs under docs/results that it shows as they are
 
 
 def _hand_built(bumps):
@@ -135,6 +147,15 @@ CHAPTERS = {
             Number("ch6-relu, test accuracy (best-validation epoch)", "ch6-relu", "chapter-6/ch6-relu"),
         ),
         figures=("ch6-relu/learning_curve.png",),
+        quoted=(
+            Quoted(r"the five members' vote \(record\): (\S+) \((\d+) errors\)  \| book: (\S+) \(33 errors\)",
+                   "ch6-ensemble/vote/vote.json", ("ensemble_test_accuracy", "errors", "book_accuracy")),
+            Quoted(r"every vote of five of (\d+) members \(record\): (\d+) to (\d+) errors, median (\S+); "
+                   r"(\d+) of (\d+) at or below the book's (\d+)", "ch6-ensemble/subsets/subsets.json",
+                   (lambda r: len(r["members"]), "errors.least", "errors.most", "errors.median", "subsets_at_or_below_book",
+                    "errors.count", "book_errors")),
+        ),
+        record_figures=("ch6-ensemble/subsets/subset_votes.png",),
     ),
 }
 
@@ -230,13 +251,23 @@ def test_runs_top_to_bottom_and_prints_its_runs_numbers(name, tmp_path, kernel_e
         if "epoch" in line["sizes"]:  # the sizes said are the run's
             assert line["sizes"].startswith(f"{hp['epochs']} epoch{'s' * (hp['epochs'] != 1)} on {hp['train_size']:,} "), line["sizes"]
 
-    # Every figure is written as a PNG and shown: its very bytes are an image/png output.
+    # Lines from the records alone hold the records' numbers.
+    for quoted in chapter.quoted:
+        (match,) = [m for m in map(re.compile(quoted.pattern).fullmatch, printed.splitlines()) if m] or [None]
+        assert match, f"no line {quoted.pattern!r} in {printed[-3000:]}"
+        record = json.loads((RECORDS / quoted.record).read_text())
+        for printed_value, key in zip(match.groups(), quoted.keys, strict=True):
+            assert_printed(printed_value, key(record) if callable(key) else lookup(record, key), f"{quoted.record}: {key}")
+
+    # Every figure is written as a PNG and shown: its very bytes are an image/png output; a
+    # record's figure is shown as committed.
     shown = shown_pngs(nb)
-    for figure in chapter.figures:
-        png = (output / figure).read_bytes()
+    for png, figure in [((output / f).read_bytes(), f) for f in chapter.figures] + [
+        ((RECORDS / f).read_bytes(), f) for f in chapter.record_figures
+    ]:
         assert png.startswith(PNG_MAGIC), figure
         assert any(png == image for image in shown), f"{figure} was written but not shown"
-    assert len(shown) == len(chapter.figures), "an image the test does not know of"
+    assert len(shown) == len(chapter.figures) + len(chapter.record_figures), "an image the test does not know of"
 
 
 def code_lines(nb):
