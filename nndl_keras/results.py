@@ -5,8 +5,9 @@
 `single_nets.json`) and writes `docs/results.md`
 (a table a chapter: the book's number as the book measured it, ours measured
 the same way, the gap, the runs of a best-of-N, machine, wall time, commit,
-links to the record and its figures), `docs/results.csv` (the same, as data)
-and the README's summary table between its markers. Nothing here is typed by
+links to the record and its figures; then the ensemble members trained as runs
+of their own), `docs/results.csv` (the same, as data) and the README's summary
+table between its markers. Nothing here is typed by
 hand: a test regenerates all three and fails on any difference.
 
 A recipe's record is its full-length run (the recipe's epochs and training-set
@@ -61,9 +62,9 @@ class Row:
     others: tuple = ()
 
 
-def read_records(root):
-    """Every run's record under `root`, as (path, parsed JSON), ensemble members left out
-    (their vote is the ensemble's record)."""
+def read_records(root, members=False):
+    """Every run's record under `root`, as (path, parsed JSON): ensemble members left out
+    (their vote is the ensemble's record), or, with `members`, only they."""
     found = []
     for name in RECORD_FILES:
         for path in sorted(Path(root).rglob(name)):
@@ -71,7 +72,7 @@ def read_records(root):
                 record = json.loads(path.read_text())
             except (OSError, ValueError) as e:
                 raise NNDLError(f"cannot read record {path}: {e}") from None
-            if isinstance(record, dict) and "recipe" in record and record.get("member") is None:
+            if isinstance(record, dict) and "recipe" in record and (record.get("member") is not None) == members:
                 found.append((path, record))
     return found
 
@@ -161,8 +162,8 @@ def _cell(text):
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def results_page(table):
-    """`docs/results.md`: a table a chapter."""
+def results_page(table, members=()):
+    """`docs/results.md`: a table a chapter, then the ensemble members (`members_section`'s lines)."""
     lines = [
         "# Results: the book's numbers and ours",
         "",
@@ -186,7 +187,30 @@ def results_page(table):
         if beside:
             lines += ["", "The book's figures (dashed) beside ours (solid):", ""]
             lines += [f"![{recipe}: {Path(f).stem}]({f})" for recipe, f in beside]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + list(members)) + "\n"
+
+
+def members_section(members, base):
+    """The results page's lines for ensemble members trained as runs of their own (`--member K`),
+    from their records (`read_records(root, members=True)`); links relative to `base`."""
+    if not members:
+        return []
+    lines = ["", "## Ensemble members", "",
+             "Members trained as runs of their own (`nndl-keras run ch6-ensemble --member K`), which `nndl-keras vote`",
+             "combines. A member resumed in later processes (`--resume`) gives the time of all of them.", "",
+             "| recipe | member | seed | test (final epoch) | test (best-validation epoch) | machine | wall time | commit | record |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for path, record in sorted(members, key=lambda found: (found[1]["recipe"], found[1]["member"])):
+        machine, wall_time = _machines_and_time(record)
+        if (processes := len(record.get("processes", []))) > 1:
+            wall_time += f" ({processes} processes)"
+        best = record.get("test_accuracy_at_best_validation")
+        best = "" if best is None else f"{100 * best:.2f}% (epoch {record['best_validation_epoch']})"
+        cells = (f"`{record['recipe']}`", record["member"], record["seed"], f"{100 * record['test_accuracy']:.2f}%", best,
+                 machine, wall_time, f"`{(record.get('provenance') or {}).get('commit', '')[:7]}`",
+                 f"[record]({_relative(path, base)})")
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return lines
 
 
 def _beside_the_books(figure):
@@ -235,16 +259,24 @@ def with_readme_table(readme, table, page="docs/results.md"):
     return readme[: start + len(README_START)] + "\n" + readme_table(table, page) + readme[end:]
 
 
-def write_report(recipes, results_dir="docs/results", page="docs/results.md", readme="README.md"):
-    """Writes the results page, its CSV (beside it) and the README's table; returns the rows
-    and the files written."""
+def report(recipes, results_dir="docs/results", page="docs/results.md", readme="README.md"):
+    """What `write_report` writes, without writing it: the rows, and {path: text} for the results
+    page, its CSV (beside it) and the README with its table (if the README exists)."""
     results_dir, page, readme = Path(results_dir), Path(page), Path(readme)
     if not results_dir.is_dir():
         raise NNDLError(f"no records folder {results_dir}: run from the project's root or pass --results-dir")
     table = rows(recipes, read_records(results_dir), page.parent)
-    files = {page: results_page(table), page.with_suffix(".csv"): results_csv(table)}
+    members = members_section(read_records(results_dir, members=True), page.parent)
+    files = {page: results_page(table, members), page.with_suffix(".csv"): results_csv(table)}
     if readme.exists():
         files[readme] = with_readme_table(readme.read_text(encoding="utf-8"), table, _relative(page, readme.parent))
+    return table, files
+
+
+def write_report(recipes, results_dir="docs/results", page="docs/results.md", readme="README.md"):
+    """Writes the results page, its CSV (beside it) and the README's table; returns the rows
+    and the files written."""
+    table, files = report(recipes, results_dir, page, readme)
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, lambda tmp, text=text: Path(tmp).write_text(text, encoding="utf-8"))

@@ -8,7 +8,7 @@ import pytest
 
 from helpers import REPO, assert_one_line_error, run_cli
 from nndl_keras import recipes
-from nndl_keras.results import README_END, README_START, read_records, results_csv, results_page, rows, with_readme_table
+from nndl_keras.results import README_END, README_START, members_section, read_records, report, rows
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]+)\)")
@@ -50,10 +50,9 @@ def test_the_link_check_finds_a_broken_link_and_anchor(tmp_path):
 
 
 def generated():
-    table = rows(recipes.list_recipes(), read_records(REPO / "docs" / "results"), REPO / "docs")
-    readme = (REPO / "README.md").read_text()
-    return {"docs/results.md": results_page(table), "docs/results.csv": results_csv(table),
-            "README.md": with_readme_table(readme, table, "docs/results.md")}
+    docs = REPO / "docs"
+    _, files = report(recipes.list_recipes(), docs / "results", docs / "results.md", REPO / "README.md")
+    return {path.relative_to(REPO).as_posix(): text for path, text in files.items()}
 
 
 def test_the_results_page_csv_and_readme_table_are_the_records():
@@ -97,6 +96,24 @@ def test_a_recipes_row_is_its_latest_full_length_record(tmp_path):
     assert conv.runs == "98.74% / 98.61% / 98.80%" and conv.wall_time == "13 min 32 s" and conv.commit == "0123456"
     assert conv.record == "results/new/metrics.json" and len(conv.others) == 2
     assert table["ch6-ensemble"].record == "" and table["ch6-ensemble"].ours == "no record yet"
+
+
+def test_members_are_listed_apart_each_with_all_its_processes_time(tmp_path):
+    results = tmp_path / "results"
+    record(results / "conv", "ch6-conv", 60, "2026-12-02", 0.9874)
+    processes = [{"seconds": 3000.0}, {"seconds": 1000.0}]  # resumed once: 812 s is the last process's
+    for k, extra in ((2, {}), (1, {"processes": processes, "training_seconds_all_processes": 4000.0})):
+        record(results / f"member-{k}", "ch6-ensemble", 40, "2026-12-02", None, member=k, seed=k - 1, test_accuracy=0.9957,
+               test_accuracy_at_best_validation=0.9951, best_validation_epoch=34, **extra)
+    members = read_records(results, members=True)
+    assert sorted(path.parent.name for path, _ in members) == ["member-1", "member-2"]
+    lines = members_section(members, tmp_path)
+    rows_ = [line for line in lines if line.startswith("| `ch6-ensemble` |")]
+    assert rows_ == [
+        "| `ch6-ensemble` | 1 | 0 | 99.57% | 99.51% (epoch 34) | CPU (2 cores) | 1 h 06 min (2 processes) | `0123456` | [record](results/member-1/metrics.json) |",
+        "| `ch6-ensemble` | 2 | 1 | 99.57% | 99.51% (epoch 34) | CPU (2 cores) | 13 min 32 s | `0123456` | [record](results/member-2/metrics.json) |",
+    ]
+    assert members_section([], tmp_path) == []
 
 
 def test_the_report_command_writes_the_page_csv_and_readme_and_refuses_a_readme_without_markers(tmp_path):
