@@ -195,7 +195,7 @@ def test_the_single_nets_and_subset_votes_are_quoted_from_their_record():
     record = load(RESULTS / "ch6-ensemble" / "subsets" / "subsets.json")
     single = load(RESULTS / "ch6-ensemble" / "subsets" / "single_nets.json")
     spread, votes, text = record["single_net_errors"], record["errors"], " ".join(readme().split())
-    assert (f"With the {spread['count']} members trained so far, the {votes['count']} votes of five make {votes['least']} to "
+    assert (f"With all {spread['count']} members, the {votes['count']} votes of five make {votes['least']} to "
             f"{votes['most']} errors (median {votes['median']:g}); {record['subsets_at_or_below_book']} of them at or below "
             f"the book's {record['book_errors']}.") in text
     best, choice = max(single["runs"], key=lambda run: run["best_validation_accuracy"]), single["best_of_every_choice"]
@@ -210,7 +210,15 @@ def test_the_single_nets_and_subset_votes_are_quoted_from_their_record():
     assert (f"of the {votes['count']} votes of five among our {spread['count']} full-length members, "
             f"{below or 'none'} make{'s' * (below in (0, 1))} {record['book_errors']} errors or fewer ({votes['least']} to "
             f"{votes['most']}, median {votes['median']:g};") in " ".join((REPO / "README.md").read_text().split())
+    # Where the book's vote falls: the least of ours, reached by a few; none below it.
+    at_book = sum(subset["errors"] == record["book_errors"] for subset in record["subsets"])
+    assert votes["least"] == record["book_errors"] and at_book == below
+    assert (f"So the book's 33 errors are within reach of five such nets, at the lucky end: {below} votes in "
+            f"{votes['count']} (each with members 7 and 10) make exactly 33 and none fewer.") in text
+    assert all({7, 10} <= set(subset["members"]) for subset in record["subsets"] if subset["errors"] <= record["book_errors"])
     singles = record["single_nets_at_or_below_book"]
+    assert choice["most"] < single["book_accuracy"] and (f"The book's one net, 99.60%, is at the top of ours: no choice of three "
+                                                         f"reaches it, though {singles} single nets make 40 errors or fewer") in text
     assert (f"and of the {spread['count']} nets alone, {singles or 'none'} make{'s' * (singles in (0, 1))} the book's "
             f"{record['book_single_net_errors']} for one net or fewer;") in " ".join((REPO / "README.md").read_text().split())
 
