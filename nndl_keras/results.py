@@ -162,6 +162,11 @@ def _cell(text):
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _table_line(cells):
+    """One Markdown table row of `cells`, each escaped."""
+    return "| " + " | ".join(_cell(c) for c in cells) + " |"
+
+
 def results_page(table, members=()):
     """`docs/results.md`: a table a chapter, then the ensemble members (`members_section`'s lines)."""
     lines = [
@@ -182,7 +187,7 @@ def results_page(table, members=()):
             links += [f"also {other}" for other in row.others]
             cells = (f"`{row.recipe}`: {row.description}", row.book, f"**{row.ours}**" if row.record else row.ours,
                      row.gap, row.runs, row.machine, row.wall_time, f"`{row.commit}`" if row.record else "", ", ".join(links))
-            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+            lines.append(_table_line(cells))
         beside = [(row.recipe, f) for row in table if row.chapter == chapter for f in row.figures if _beside_the_books(f)]
         if beside:
             lines += ["", "The book's figures (dashed) beside ours (solid):", ""]
@@ -209,7 +214,7 @@ def members_section(members, base):
         cells = (f"`{record['recipe']}`", record["member"], record["seed"], f"{100 * record['test_accuracy']:.2f}%", best,
                  machine, wall_time, f"`{(record.get('provenance') or {}).get('commit', '')[:7]}`",
                  f"[record]({_relative(path, base)})")
-        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        lines.append(_table_line(cells))
     return lines
 
 
