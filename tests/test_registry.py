@@ -178,9 +178,7 @@ def test_a_run_trains_the_books_best_of_n_unless_the_recipe_says_fewer():
     from nndl_keras.training.plan import plan
 
     def default_runs(name):
-        settings = dict(seed=None, runs=None, engine=None, steps_per_execution=None, device="cpu", precision=None,
-                        resume=False, overwrite=False, output_dir=None, callbacks=(), tensorboard=False)
-        return plan(recipes.get(name), {}, **settings).call["runs"]
+        return plan(recipes.get(name), {}, {"device": "cpu"}).call["runs"]
 
     # Chapter 1: the book's best of three, trained so by default; chapter 6 states the book's
     # best of three (the results table says so) but trains one net unless --runs asks for more.

@@ -209,12 +209,6 @@ def test_a_checkpoint_names_the_processes_that_trained_it_and_a_change_of_proces
     moved.save(model, engine.rng_state(), [], 4, {})
     assert [p["machine"]["cpu"] for p in moved.processes][1:] == ["Other CPU", this_process()["machine"]["cpu"]]
 
-    del state["processes"]  # saved before processes were recorded
-    state_file.write_text(json.dumps(state))
-    older = Checkpoint(tmp_path, {"recipe": "tiny"})
-    older.load()
-    assert older.processes == [{"from_epoch": 0, "to_epoch": 3}] and older.trained_elsewhere() is None
-
 
 def test_a_process_is_dated_when_it_starts_training_not_at_its_first_save(tmp_path):
     import datetime
@@ -290,19 +284,18 @@ def test_a_checkpoint_restores_each_variable_by_its_path_in_any_order(tmp_path):
         extra.restore(extra.load(), _two_branches("ab"), [])
 
 
-def test_a_checkpoint_saved_by_position_still_resumes(tmp_path):
-    import keras
+def test_a_checkpoint_of_an_earlier_format_is_refused_in_one_line(tmp_path):
     import numpy as np
 
+    from nndl_keras.errors import NNDLError
     from nndl_keras.training.checkpoints import Checkpoint
-    from nndl_keras.training import make_engine
 
     model = _two_branches("ab")
-    engine = make_engine(model, np.zeros((10, 4), "float32"), np.zeros((10, 2), "float32"), 5, seeds=2, engine="fit")
-    values = [np.full(v.shape, i, v.dtype) for i, v in enumerate([*model.variables, *model.optimizer.variables])]
-    np.savez(tmp_path / "variables-1.npz", **{f"v{i}": value for i, value in enumerate(values)})  # as 0.1.0 wrote them
-    state = {"settings": {}, "epoch": 1, "variables": "variables-1.npz", "rng": engine.rng_state(), "callbacks": []}
-    fresh = _two_branches("ab")
-    Checkpoint(tmp_path, {}).restore(state, fresh, [])
-    for value, variable in zip(values, [*fresh.variables, *fresh.optimizer.variables]):
-        np.testing.assert_array_equal(variable.numpy(), value)
+    values = [np.zeros(v.shape, v.dtype) for v in [*model.variables, *model.optimizer.variables]]
+    np.savez(tmp_path / "variables-1.npz", **{f"v{i}": value for i, value in enumerate(values)})  # by position, as once
+    state = {"settings": {}, "epoch": 1, "variables": "variables-1.npz", "rng": [], "callbacks": []}
+    (tmp_path / "state.json").write_text(json.dumps(state))  # no processes: before they were recorded
+    with pytest.raises(NNDLError, match=r"written by an earlier nndl-keras; start again with --overwrite$"):
+        Checkpoint(tmp_path, {}).load()
+    with pytest.raises(NNDLError, match=r"has no \S+ \(\S+\) for this model; start again with --overwrite$"):
+        Checkpoint(tmp_path, {}).restore({**state, "processes": []}, _two_branches("ab"), [])

@@ -1,14 +1,10 @@
 """Resumable trainings: after every epoch, everything needed to go on (Keras's
 `BackupAndRestore` does this for `fit`, whose epochs the runner's chunks are not).
 
-A run killed at any point (SIGKILL, a preempted Colab) loses at most the epoch it
-was in; Ctrl-C or SIGTERM also saves its `position` in the epoch. Each training has
-a folder under `<output_dir>/checkpoints/`: `variables-<epoch>.npz`, every variable
-of the model (weights, the dropout layers' seed generators) and its optimizer, by
-path less the names Keras numbers per process (`_keys`), never by position; then,
-atomically, `state.json`: the epoch, history, shuffling generators, the callbacks'
-state (`get_state`; Keras's `EarlyStopping` and `ReduceLROnPlateau` by their
-counters), the settings, and the processes that trained it.
+Each training has a folder under `<output_dir>/checkpoints/`: `variables-<epoch>.npz`
+(the model's and its optimizer's variables, by path: `_keys`), then, atomically,
+`state.json` (epoch, history, shuffling generators, callbacks' state, settings and
+the processes that trained it). What survives what: docs/runs.md.
 """
 
 import json
@@ -135,9 +131,9 @@ class Checkpoint:
             raise NNDLError(f"cannot read checkpoint {path}: {e}") from None
         if state.get("settings") != self.settings:
             raise NNDLError(f"the checkpoint in {self.folder} was made with other settings; start again with --overwrite")
-        # 0.1.0's checkpoints: their epochs by a process not recorded.
-        unrecorded = [{"from_epoch": 0, "to_epoch": state["epoch"]}] if state["epoch"] or state.get("position") else []
-        self._earlier = self.processes = state.get("processes", unrecorded)
+        if "processes" not in state:  # written before checkpoints recorded who trained them
+            raise NNDLError(f"the checkpoint in {self.folder} was written by an earlier nndl-keras; start again with --overwrite")
+        self._earlier = self.processes = state["processes"]
         self._from_epoch = state["epoch"]
         return state
 
@@ -171,10 +167,6 @@ class Checkpoint:
         except (OSError, ValueError, KeyError) as e:
             raise NNDLError(f"cannot read checkpoint {path}: {e}") from None
         again = "; start again with --overwrite"
-        if values and all(re.fullmatch(r"v\d+", key) for key in values):  # 0.1.0's checkpoints: by position
-            if len(values) != len(variables):
-                raise NNDLError(f"the checkpoint in {self.folder} (variables by position) does not fit this model{again}")
-            values = dict(zip(variables, (values[f"v{i}"] for i in range(len(values)))))
         for key, variable in variables.items():
             if key not in values:
                 raise NNDLError(f"the checkpoint in {self.folder} has no {key} ({variable.path}) for this model{again}")

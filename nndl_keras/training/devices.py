@@ -1,18 +1,7 @@
 """Where a run trains: one `--device` switch over tf.distribute and keras.distribution, which
 split each global mini-batch across the replicas and all-reduce the gradients (the runner
 trains `train_step` under a strategy, `engines.DistributedSteps`, or `fit` under a distribution).
-
-| `device` | TensorFlow backend | JAX backend |
-| --- | --- | --- |
-| `cpu` | the default strategy (one device) | `DataParallel` if JAX has several CPU devices |
-| `gpu` | `MirroredStrategy` over the local GPUs (one GPU: no strategy) | `DataParallel` over the GPUs |
-| `tpu` | `TPUStrategy` (`TPUClusterResolver`: Colab, TPU VM) | `DataParallel` over the TPU cores |
-| `auto` | TPU, else GPUs, else CPU | the same |
-
-On TensorFlow, a `TF_CONFIG` naming several workers selects
-`MultiWorkerMirroredStrategy` for `auto`, `cpu` and `gpu`. A
-`tf.distribute.Strategy` or `keras.distribution.Distribution` may be passed
-instead of a name.
+What each `--device` picks on each backend, and what has run where: docs/devices.md.
 """
 
 import contextlib

@@ -72,7 +72,7 @@ class Epochs:
         return [rng.bit_generator.state for rng in self._rngs]
 
     def set_rng_state(self, state):
-        for rng, one in zip(self._rngs, state if isinstance(state, list) else [state]):  # one dict: 0.1.0's
+        for rng, one in zip(self._rngs, state):
             rng.bit_generator.state = one
 
     def set_position(self, position):

@@ -14,6 +14,7 @@ from nndl_keras.files import METRICS_FILE, RUN_FILE
 from nndl_keras.training import devices
 
 PRECISIONS = ("float32", "bfloat16")
+SETTINGS = ("seed", "runs", "engine", "steps_per_execution", "device", "precision")  # run.json's, beside the overrides
 
 
 @dataclasses.dataclass
@@ -32,10 +33,10 @@ class Plan:
     placement: object
 
 
-def plan(recipe, overrides, *, seed, runs, engine, steps_per_execution, device, precision, resume, overwrite, output_dir,
-         callbacks, tensorboard):
-    """The `Plan` of `run`'s arguments."""
-    call = _settings(recipe, overrides, seed, runs, engine, steps_per_execution, device, precision, resume, overwrite, output_dir)
+def plan(recipe, overrides, settings, *, resume=False, overwrite=False, output_dir=None, callbacks=(), tensorboard=False):
+    """The `Plan` of `run`'s arguments; `settings` holds `run`'s `SETTINGS` (left out or `None`: the default)."""
+    device = settings.get("device")
+    call = _settings(recipe, overrides, settings, resume, overwrite, output_dir)
     placement = devices.select(device if device is not None and not isinstance(device, str) else call["device"])
     _resolve_defaults(call, recipe, placement)
     try:
@@ -54,20 +55,14 @@ def plan(recipe, overrides, *, seed, runs, engine, steps_per_execution, device, 
     return Plan(call, hp, placement)
 
 
-def _settings(recipe, overrides, seed, runs, engine, steps_per_execution, device, precision, resume, overwrite, output_dir):
+def _settings(recipe, overrides, settings, resume, overwrite, output_dir):
     """The call as run.json records it; resuming, the interrupted run's settings (checked against these)."""
     if recipe.missing():
         raise NNDLError(f"{recipe.name} needs {'; '.join(recipe.missing())}")
-    call = {
-        "recipe": recipe.name,
-        "overrides": {k: v for k, v in overrides.items() if v is not None},
-        "seed": seed,
-        "runs": runs,
-        "engine": engine,
-        "steps_per_execution": steps_per_execution,
-        "device": device if device is None or isinstance(device, str) else type(device).__name__,
-        "precision": precision,
-    }
+    call = {"recipe": recipe.name, "overrides": {k: v for k, v in overrides.items() if v is not None}}
+    call.update({key: settings.get(key) for key in SETTINGS})
+    if call["device"] is not None and not isinstance(call["device"], str):  # a strategy or distribution: its kind
+        call["device"] = type(call["device"]).__name__
     if resume:
         if overwrite:
             raise NNDLError("--resume continues a run and --overwrite starts it again: choose one")
@@ -104,14 +99,8 @@ def _resumed(output_dir, call):
 
 def _resolve_defaults(call, recipe, placement):
     """Fills in the defaults, so that run.json records them and a resumed run repeats them."""
-    defaults = {
-        "seed": 0,
-        "runs": recipe.runs or recipe.book.runs,
-        "engine": "auto",
-        "steps_per_execution": placement.steps_per_execution,
-        "device": "auto",
-        "precision": "float32",
-    }
+    defaults = dict(seed=0, runs=recipe.runs or recipe.book.runs, engine="auto",
+                    steps_per_execution=placement.steps_per_execution, device="auto", precision="float32")
     for key, default in defaults.items():
         call[key] = default if call[key] is None else call[key]
     if call["runs"] < 1:

@@ -74,11 +74,9 @@ def run(recipe, *, data_dir=None, output_dir=None, seed=None, runs=None, engine=
 
     recipe = recipes.get(recipe) if isinstance(recipe, str) else recipe
     requirements.check(keras.backend.backend())
-    planned = plan(
-        recipe, overrides, seed=seed, runs=runs, engine=engine, steps_per_execution=steps_per_execution, device=device,
-        precision=precision, resume=resume, overwrite=overwrite, output_dir=output_dir,
-        callbacks=callbacks, tensorboard=tensorboard,
-    )
+    settings = dict(seed=seed, runs=runs, engine=engine, steps_per_execution=steps_per_execution, device=device, precision=precision)
+    planned = plan(recipe, overrides, settings, resume=resume, overwrite=overwrite, output_dir=output_dir,
+                   callbacks=callbacks, tensorboard=tensorboard)
     started = time.perf_counter()
     data = _load(recipe, planned.hp, data_dir, allow_unverified, verbose)  # then, and only then, the output directory
     out = _output_dir(output_dir, recipe, planned.call, overwrite, resume)

@@ -130,19 +130,19 @@ class Session:
         from nndl_keras.training.report import summarize
 
         self.plan(runs)
-        best, trials = None, []
+        keys = ("best_validation_accuracy", "best_validation_epoch", "test_accuracy_at_best_validation", "measured_accuracy")
+        best, trials = (None, -1.0), []
         for seed in range(self.seed, self.seed + runs):
             label = f"Run {seed - self.seed + 1}/{runs}" if runs > 1 else None
             (trained,) = self._build_and_train(self.hp, [seed], None, 1, self._callbacks(self.hp), label)
             measured = summarize(self.recipe, self.hp, trained.history)
-            keys = ("best_validation_accuracy", "best_validation_epoch", "test_accuracy_at_best_validation", "measured_accuracy")
             trials.append({"seed": seed, **{key: measured.get(key) for key in keys}})
             trials[-1]["seconds"] = float(sum(trained.history.get("seconds", [])))
             if trained.diverged:
                 trials[-1]["diverged"] = trained.diverged
             score = trials[-1]["best_validation_accuracy"]  # None if it diverged at once
-            if best is None or (score is not None and score > (best[1] if best[1] is not None else -1)):
-                best = trained, score
+            if best[0] is None or (score is not None and score > best[1]):
+                best = trained, -1.0 if score is None else score
         return best[0], trials
 
     def _build_and_train(self, hp, seeds, monitor, every, callbacks, label):
