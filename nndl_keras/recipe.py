@@ -173,7 +173,7 @@ class Recipe:
             training to write the recipe's own files (its book-style figure);
             the dict it returns is added to `metrics.json`.
         monitor: what to measure after each epoch (see
-            `nndl_keras.training.session.MEASURES`).
+            `nndl_keras.training.loop.MEASURES`).
         xla: whether the fused engine compiles each epoch with XLA (faster for
             the book's dense nets) or runs it as a TensorFlow graph (for layers
             XLA cannot compile, such as `RandomRotation`, and for conv nets,

@@ -21,7 +21,7 @@ from nndl_keras.recipes import BookResult, Recipe, get, register
 from nndl_keras.recipes.ch6_conv import DROPOUT
 from nndl_keras import files
 from nndl_keras.provenance import provenance
-from nndl_keras.training.session import accuracy
+from nndl_keras.training.loop import accuracy
 
 MEMBERS = 5
 CLASSES = 10

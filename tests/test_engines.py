@@ -163,7 +163,7 @@ def test_every_engine_trains_on_and_predicts_uint8_pixels_as_scaled_floats(engin
 def test_the_reported_cost_adds_the_l2_term_of_the_recipes_book_program(l2):
     from nndl_keras.models import network3
     from nndl_keras.regularizers import squared_weights
-    from nndl_keras.training.session import book_cost
+    from nndl_keras.training.loop import book_cost
 
     hp = Hyperparameters(layers=(784, 20, 10), activation="relu", output_activation="softmax", cost="log_likelihood",
                          init="network3", l2=l2, lmbda=0.1, batch_size=10, train_size=1000, options={"conv": [4]})

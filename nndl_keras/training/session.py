@@ -8,7 +8,7 @@ import keras
 
 from nndl_keras.training.checkpoints import Checkpoint
 from nndl_keras.training.epochs import make_engine
-from nndl_keras.training.loop import MEASURES, EpochLoop, accuracy, book_cost  # noqa: F401  (recipes use them from here)
+from nndl_keras.training.loop import EpochLoop
 from nndl_keras.progress import Progress
 
 
@@ -87,7 +87,7 @@ class Session:
         Args:
             hp: hyperparameters (default: the session's).
             seed: weights and shuffling seed (default: the session's).
-            monitor: measures to take, from `MEASURES` (default: the recipe's).
+            monitor: measures to take, from `loop.MEASURES` (default: the recipe's).
             evaluate_every: measure every this many epochs (`None`: after the
                 last epoch only). Between measurements, epochs run back to
                 back in one compiled call: the fast path for small data.
