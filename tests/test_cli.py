@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from helpers import assert_one_line_error, cli_env, run_cli
+from helpers import assert_one_line_error, cli_env, invoke_cli, run_cli
 
 
 HEAVY = ("keras", "tensorflow", "numpy", "jax")
@@ -47,32 +47,45 @@ def test_show_prints_hyperparameters_and_book_result():
     assert "eta                3.0" in result.stdout
 
 
-@pytest.mark.parametrize(
-    "args, fragments",
-    [
-        (("run", "no-such-recipe"), ("unknown recipe 'no-such-recipe'",)),
-        (("run", "ch1-sdg"), ("did you mean ch1-sgd",)),
-        (("run", "ch1-sgd", "--eta", "-1"), ("eta must be positive",)),
-        (("run", "ch1-sgd", "--batch-size", "0"), ("batch size must be at least 1",)),
-        (("run", "ch1-sgd", "--train-size", "60000"), ("train size 60000 exceeds the 50000 training images",)),
-        (("run", "ch1-sgd", "--members", "3"), ("ch1-sgd: unknown hyperparameter(s): members (only ensembles",)),
-        (("run", "ch6-relu", "--members", "3"), ("ch6-relu: unknown hyperparameter(s): members", "its own options: conv")),
-        (("run", "ch1-sgd", "--epochs", "abc"), ("'--epochs'",)),
-        (("run", "ch1-sgd", "--data-dir", "/no/such/dir"), ("/no/such/dir does not exist", "--data-dir", "mnist.npz (https://")),
-        (("run", "ch1-sgd", "--no-such-option"), ("--no-such-option",)),
-        (("show", "nope"), ("unknown recipe 'nope'",)),
-        (("list", "--chapter", "9"), ("no recipes for chapter 9", "1, 2, 3, 4, 5, 6")),
-        # a directory no one may write in, even root (these tests may run as root)
-        (("run", "ch1-darkness", "--output-dir", "/sys/kernel"), ("cannot write in output directory /sys/kernel",)),
-        (("reproduce", "--exclude", "nope"), ("unknown recipe 'nope'",)),
-        (("reproduce", "--epochs-scale", "0"), ("epochs scale must be positive",)),
-        (("frobnicate",), ("frobnicate",)),
-    ],
-)
-def test_bad_input_is_one_line_and_exit_2(args, fragments, tmp_path):
+# Refused by the registry, the hyperparameters or click: the same in this process as in a
+# new one, so they run here (click's runner) rather than each importing TensorFlow anew.
+REFUSED_BEFORE_ANY_DATA = [
+    (("run", "no-such-recipe"), ("unknown recipe 'no-such-recipe'",)),
+    (("run", "ch1-sdg"), ("did you mean ch1-sgd",)),
+    (("run", "ch1-sgd", "--eta", "-1"), ("eta must be positive",)),
+    (("run", "ch1-sgd", "--batch-size", "0"), ("batch size must be at least 1",)),
+    (("run", "ch1-sgd", "--members", "3"), ("ch1-sgd: unknown hyperparameter(s): members (only ensembles",)),
+    (("run", "ch6-relu", "--members", "3"), ("ch6-relu: unknown hyperparameter(s): members", "its own options: conv")),
+    (("run", "ch1-sgd", "--epochs", "abc"), ("'--epochs'",)),
+    (("run", "ch1-sgd", "--no-such-option"), ("--no-such-option",)),
+    (("show", "nope"), ("unknown recipe 'nope'",)),
+    (("list", "--chapter", "9"), ("no recipes for chapter 9", "1, 2, 3, 4, 5, 6")),
+    (("reproduce", "--exclude", "nope"), ("unknown recipe 'nope'",)),
+    (("reproduce", "--epochs-scale", "0"), ("epochs scale must be positive",)),
+    (("frobnicate",), ("frobnicate",)),
+]
+# Refused once the data or the output directory is reached, with TensorFlow imported: in a
+# new process, as from a user's shell, where whatever TensorFlow logs would also reach stderr.
+REFUSED_AT_THE_DATA_OR_THE_OUTPUT = [
+    (("run", "ch1-sgd", "--train-size", "60000"), ("train size 60000 exceeds the 50000 training images",)),
+    (("run", "ch1-sgd", "--data-dir", "/no/such/dir"), ("/no/such/dir does not exist", "--data-dir", "mnist.npz (https://")),
+    # a directory no one may write in, even root (these tests may run as root)
+    (("run", "ch1-darkness", "--output-dir", "/sys/kernel"), ("cannot write in output directory /sys/kernel",)),
+]
+
+
+@pytest.mark.parametrize("args, fragments", REFUSED_BEFORE_ANY_DATA)
+def test_bad_input_is_one_line_and_exit_2(args, fragments, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert_one_line_error(invoke_cli(*args), *fragments)
+    assert list(tmp_path.iterdir()) == []  # nothing left behind
+
+
+@pytest.mark.parametrize("args, fragments", REFUSED_AT_THE_DATA_OR_THE_OUTPUT)
+def test_bad_input_is_one_line_and_exit_2_in_a_new_process(args, fragments, tmp_path):
     result = run_cli(*args, cwd=tmp_path)
     assert_one_line_error(result, *fragments)
-    assert list(tmp_path.iterdir()) == []  # nothing left behind
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_bad_data_directory_from_the_environment_says_so(tmp_path):
