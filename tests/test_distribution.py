@@ -73,6 +73,10 @@ def test_multi_worker_mirrored_strategy_two_processes_end_identical(tmp_path, mn
 
 def test_jax_backend_runs_ch1_sgd(tmp_path, mnist_dir):
     out, quick = tmp_path / "out", ("run", "ch1-sgd", "--epochs", "1", "--runs", "1", "--train-size", "10000", "--data-dir", mnist_dir)
+
+    def devices(n):
+        return {"KERAS_BACKEND": "jax", "XLA_FLAGS": f"--xla_force_host_platform_device_count={n}"}
+
     result = run_cli(*quick, "--output-dir", out, "--quiet", env={"KERAS_BACKEND": "jax"})
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
@@ -80,7 +84,7 @@ def test_jax_backend_runs_ch1_sgd(tmp_path, mnist_dir):
     assert metrics["test_accuracy"] > 0.7
     # Two JAX CPU devices: keras.distribution.DataParallel, through fit.
     parallel = tmp_path / "parallel"
-    result = run_cli(*quick, "--output-dir", parallel, "--quiet", env={"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    result = run_cli(*quick, "--output-dir", parallel, "--quiet", env=devices(2))
     assert result.returncode == 0, result.stderr[-3000:]
     spread = json.loads((parallel / "metrics.json").read_text())
     assert spread["device"]["replicas"] == 2 and "DataParallel" in spread["device"]["description"]
@@ -89,7 +93,7 @@ def test_jax_backend_runs_ch1_sgd(tmp_path, mnist_dir):
     assert abs(spread["best_validation_accuracy"] - first["best_validation_accuracy"]) <= 0.005
     # Eight devices cannot split the book's mini-batch of 10: one of them trains it, and says so.
     one = tmp_path / "one-of-eight"
-    result = run_cli(*quick, "--output-dir", one, env={"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=8"})
+    result = run_cli(*quick, "--output-dir", one, env=devices(8))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "device: one CPU device of 8 (cpu), JAX: the mini-batch of 10 does not split across 8" in result.stdout
     narrowed = json.loads((one / "metrics.json").read_text())
