@@ -62,19 +62,20 @@ class Row:
     others: tuple = ()
 
 
-def read_records(root, members=False):
-    """Every run's record under `root`, as (path, parsed JSON): ensemble members left out
-    (their vote is the ensemble's record), or, with `members`, only they."""
-    found = []
+def read_records(root):
+    """Every run's record under `root`, as (path, parsed JSON), read once and split in two:
+    (runs, ensemble members trained as runs of their own). A member is not a recipe's row:
+    its vote is the ensemble's record."""
+    runs, members = [], []
     for name in RECORD_FILES:
         for path in sorted(Path(root).rglob(name)):
             try:
                 record = json.loads(path.read_text())
             except (OSError, ValueError) as e:
                 raise NNDLError(f"cannot read record {path}: {e}") from None
-            if isinstance(record, dict) and "recipe" in record and (record.get("member") is not None) == members:
-                found.append((path, record))
-    return found
+            if isinstance(record, dict) and "recipe" in record:
+                (runs if record.get("member") is None else members).append((path, record))
+    return runs, members
 
 
 def rows(recipes, records, base):
@@ -197,7 +198,7 @@ def results_page(table, members=()):
 
 def members_section(members, base):
     """The results page's lines for ensemble members trained as runs of their own (`--member K`),
-    from their records (`read_records(root, members=True)`); links relative to `base`."""
+    from their records (`read_records`'s second list); links relative to `base`."""
     if not members:
         return []
     lines = ["", "## Ensemble members", "",
@@ -270,9 +271,9 @@ def report(recipes, results_dir="docs/results", page="docs/results.md", readme="
     results_dir, page, readme = Path(results_dir), Path(page), Path(readme)
     if not results_dir.is_dir():
         raise NNDLError(f"no records folder {results_dir}: run from the project's root or pass --results-dir")
-    table = rows(recipes, read_records(results_dir), page.parent)
-    members = members_section(read_records(results_dir, members=True), page.parent)
-    files = {page: results_page(table, members), page.with_suffix(".csv"): results_csv(table)}
+    runs, members = read_records(results_dir)
+    table = rows(recipes, runs, page.parent)
+    files = {page: results_page(table, members_section(members, page.parent)), page.with_suffix(".csv"): results_csv(table)}
     if readme.exists():
         files[readme] = with_readme_table(readme.read_text(encoding="utf-8"), table, _relative(page, readme.parent))
     return table, files

@@ -66,7 +66,7 @@ def test_the_results_page_csv_and_readme_table_are_the_records():
 
 
 def test_every_chapter_6_row_has_a_record_and_best_of_three_rows_list_their_runs():
-    table = {row.recipe: row for row in rows(recipes.list_recipes(), read_records(REPO / "docs" / "results"), REPO / "docs")}
+    table = {row.recipe: row for row in rows(recipes.list_recipes(), read_records(REPO / "docs" / "results")[0], REPO / "docs")}
     chapter_6 = [row for row in table.values() if row.chapter == 6 and row.recipe != "ch6-dropout"]  # its nets: the members
     assert all(row.record for row in chapter_6), [row.recipe for row in chapter_6 if not row.record]
     for row in chapter_6:
@@ -90,7 +90,7 @@ def test_a_recipes_row_is_its_latest_full_length_record(tmp_path):
     runs = [{"measured_accuracy": a} for a in (0.9874, 0.9861, 0.9880)]
     record(results / "new", "ch6-conv", 60, "2026-12-02", 0.9874, runs=runs)
     record(results / "member", "ch6-ensemble", 40, "2026-12-02", None, member=1)  # the vote is the ensemble's record
-    table = {row.recipe: row for row in rows(recipes.list_recipes(), read_records(results), tmp_path)}
+    table = {row.recipe: row for row in rows(recipes.list_recipes(), read_records(results)[0], tmp_path)}
     conv = table["ch6-conv"]
     assert conv.ours == "98.74% test (best-validation epoch, best of 3 runs)"
     assert conv.runs == "98.74% / 98.61% / 98.80%" and conv.wall_time == "13 min 32 s" and conv.commit == "0123456"
@@ -105,7 +105,8 @@ def test_members_are_listed_apart_each_with_all_its_processes_time(tmp_path):
     for k, extra in ((2, {}), (1, {"processes": processes, "training_seconds_all_processes": 4000.0})):
         record(results / f"member-{k}", "ch6-ensemble", 40, "2026-12-02", None, member=k, seed=k - 1, test_accuracy=0.9957,
                test_accuracy_at_best_validation=0.9951, best_validation_epoch=34, **extra)
-    members = read_records(results, members=True)
+    runs, members = read_records(results)
+    assert [path.parent.name for path, _ in runs] == ["conv"]
     assert sorted(path.parent.name for path, _ in members) == ["member-1", "member-2"]
     lines = members_section(members, tmp_path)
     rows_ = [line for line in lines if line.startswith("| `ch6-ensemble` |")]
